@@ -1,0 +1,26 @@
+# Reproduction of "Diffusion Models Learn Low-Dimensional Distributions via Subspace Clustering"
+# (arXiv 2409.02426). Glue only: config, schema validation, rule files, the final target.
+# Where each figure comes from: README.md, table "Figures and the rules that make them".
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/theory.smk"
+include: "workflow/rules/molrg_unet.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/realdata.smk"
+include: "workflow/rules/jacobian.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,205 @@
+"""Mixture of low-rank Gaussians (MoLRG): the data model and its exact denoiser.
+
+Spec references (../shared/paper_spec.md): §1 (Def. 1, Eqs. 6, 9, 10, authors' sampler),
+§3.1 (Prop. 1, score and log-space weights), §3.2 (Lemma 1, posterior mean).
+
+Conventions used across the package:
+* a forward process x_t = s_t x_0 + gamma_t * eps (gamma_t = s_t * sigma_t is the noise std);
+  the EDM case is s = 1, gamma = sigma;
+* all components share the same rank d (unequal ranks are expressed by zero-padded eigenvalues:
+  a padded column with lambda = 0 contributes nothing to the mean and exactly log(gamma^2) to the
+  log-determinant, so the formulas below stay exact);
+* every function is batched over samples (first axis) and accepts s/gamma as python floats or as
+  tensors broadcastable to the batch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class MoLRG:
+    """Parameters {pi_k, mu_k, U_k, Lambda_k} of a K-component MoLRG in R^n (spec §1.1).
+
+    pi: (K,) mixing weights summing to one; mu: (K, n) means; U: (K, n, d) orthonormal bases;
+    lam: (K, d) non-negative eigenvalues of the component covariances U_k diag(lam_k) U_k^T.
+    """
+
+    pi: Tensor
+    mu: Tensor
+    U: Tensor
+    lam: Tensor
+
+    def __post_init__(self):
+        K, n, d = self.U.shape
+        if self.pi.shape != (K,) or self.mu.shape != (K, n) or self.lam.shape != (K, d):
+            raise ValueError(
+                f"inconsistent MoLRG shapes: pi {tuple(self.pi.shape)}, mu {tuple(self.mu.shape)}, "
+                f"U {tuple(self.U.shape)}, lam {tuple(self.lam.shape)}"
+            )
+
+    @property
+    def K(self) -> int:
+        return self.U.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.U.shape[1]
+
+    @property
+    def d(self) -> int:
+        return self.U.shape[2]
+
+    def to(self, *args, **kwargs) -> "MoLRG":
+        return MoLRG(*(t.to(*args, **kwargs) for t in (self.pi, self.mu, self.U, self.lam)))
+
+    def state_dict(self) -> dict:
+        return {"pi": self.pi, "mu": self.mu, "U": self.U, "lam": self.lam}
+
+    @classmethod
+    def from_state_dict(cls, sd: dict) -> "MoLRG":
+        return cls(sd["pi"], sd["mu"], sd["U"], sd["lam"])
+
+
+def haar_orthogonal(n: int, generator: torch.Generator, dtype=torch.float64) -> Tensor:
+    """A Haar-distributed n x n orthogonal matrix: left singular vectors of a Gaussian matrix
+    (the authors' construction, spec §1.4 step 2), with the sign ambiguity of the SVD removed."""
+    G = torch.randn(n, n, generator=generator, dtype=dtype)
+    Q, R = torch.linalg.qr(G)
+    # QR with the diagonal of R made positive gives exactly the Haar measure (Mezzadri 2007);
+    # written here instead of an SVD because the SVD's column signs are implementation-defined.
+    return Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+
+
+def orthogonal_bases(n: int, K: int, d: int, generator: torch.Generator, dtype=torch.float64) -> Tensor:
+    """K mutually orthogonal rank-d bases: disjoint column blocks of one Haar matrix (spec §1.4 step 3)."""
+    if K * d > n:
+        raise ValueError(f"K*d = {K}*{d} = {K * d} exceeds the ambient dimension n = {n}")
+    Q = haar_orthogonal(n, generator, dtype)
+    return torch.stack([Q[:, k * d : (k + 1) * d] for k in range(K)])
+
+
+def standard_molrg(U: Tensor) -> MoLRG:
+    """The theory model (Eq. 9): mu_k = 0, unit eigenvalues, uniform pi."""
+    K, n, d = U.shape
+    return MoLRG(
+        pi=torch.full((K,), 1.0 / K, dtype=U.dtype),
+        mu=torch.zeros(K, n, dtype=U.dtype),
+        U=U,
+        lam=torch.ones(K, d, dtype=U.dtype),
+    )
+
+
+def sample_balanced(
+    U: Tensor, n_per_class: int, generator: torch.Generator, noise_std: float = 0.0
+) -> tuple[Tensor, Tensor]:
+    """Eq. 9 with exactly balanced classes: x = U_k a + e, a ~ N(0, I_d), e ~ N(0, noise_std^2 I_n).
+
+    Returns x of shape (K * n_per_class, n), ordered class by class, and the labels (long)."""
+    K, n, d = U.shape
+    a = torch.randn(K, n_per_class, d, generator=generator, dtype=U.dtype)
+    x = torch.einsum("knd,kmd->kmn", U, a).reshape(K * n_per_class, n)
+    if noise_std > 0:
+        x = x + noise_std * torch.randn(x.shape, generator=generator, dtype=U.dtype)
+    labels = torch.arange(K).repeat_interleave(n_per_class)
+    return x, labels
+
+
+def sample(model: MoLRG, num: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """i.i.d. samples of a general MoLRG (component drawn from pi)."""
+    labels = torch.multinomial(model.pi.double(), num, replacement=True, generator=generator)
+    a = torch.randn(num, model.d, generator=generator, dtype=model.U.dtype)
+    a = a * model.lam[labels].clamp_min(0).sqrt()
+    x = model.mu[labels] + torch.einsum("bnd,bd->bn", model.U[labels], a)
+    return x, labels
+
+
+def _col(v, x: Tensor) -> Tensor:
+    """s or gamma as a (B, 1) tensor on x's device/dtype."""
+    t = torch.as_tensor(v, dtype=x.dtype, device=x.device)
+    return t.reshape(-1, 1) if t.ndim else t.reshape(1, 1)
+
+
+def _projections(x: Tensor, model: MoLRG, s: Tensor):
+    """U_k^T r_k and ||r_k||^2 for r_k = x - s mu_k without forming the (B, K, n) residuals."""
+    Ux = torch.einsum("bn,knd->bkd", x, model.U)  # (B, K, d)
+    Umu = torch.einsum("kn,knd->kd", model.mu, model.U)  # (K, d)
+    proj = Ux - s.unsqueeze(-1) * Umu.unsqueeze(0)  # (B, K, d)
+    r2 = (
+        (x * x).sum(-1, keepdim=True)
+        - 2 * s * (x @ model.mu.T)
+        + s * s * (model.mu * model.mu).sum(-1).unsqueeze(0)
+    )  # (B, K)
+    return proj, r2.clamp_min(0)
+
+
+def component_log_likelihood(x: Tensor, model: MoLRG, s, gamma) -> Tensor:
+    """log N(x; s mu_k, s^2 Sigma_k + gamma^2 I) for every component, shape (B, K) (spec §3.1)."""
+    s, g = _col(s, x), _col(gamma, x)
+    g2 = g * g
+    proj, r2 = _projections(x, model, s)
+    var = g2.unsqueeze(-1) + (s * s).unsqueeze(-1) * model.lam.unsqueeze(0)  # (B|1, K, d)
+    D = (s * s).unsqueeze(-1) * model.lam.unsqueeze(0) / var  # s^2 lam / (gamma^2 + s^2 lam)
+    quad = (r2 - (D * proj * proj).sum(-1)) / g2
+    n, d = model.n, model.d
+    logdet = (n - d) * torch.log(g2) + torch.log(var).sum(-1)
+    return -0.5 * (n * math.log(2 * math.pi) + logdet + quad)
+
+
+def posterior_weights(x: Tensor, model: MoLRG, s, gamma) -> Tensor:
+    """w_k(x_t) = softmax_k(log pi_k + log N_k(x_t)), computed in log space (spec §3.1)."""
+    logits = torch.log(model.pi).unsqueeze(0) + component_log_likelihood(x, model, s, gamma)
+    return torch.softmax(logits, dim=-1)
+
+
+def log_density(x: Tensor, model: MoLRG, s, gamma) -> Tensor:
+    """log p_t(x) of the noised MoLRG (Prop. 1), shape (B,)."""
+    logits = torch.log(model.pi).unsqueeze(0) + component_log_likelihood(x, model, s, gamma)
+    return torch.logsumexp(logits, dim=-1)
+
+
+def posterior_mean(x: Tensor, model: MoLRG, s, gamma) -> Tensor:
+    """E[x_0 | x_t = x] (Lemma 1): sum_k w_k [mu_k + U_k diag(s lam/(gamma^2 + s^2 lam)) U_k^T (x - s mu_k)]."""
+    s_, g = _col(s, x), _col(gamma, x)
+    proj, _ = _projections(x, model, s_)
+    w = posterior_weights(x, model, s, gamma)  # (B, K)
+    gain = s_.unsqueeze(-1) * model.lam.unsqueeze(0) / (
+        (g * g).unsqueeze(-1) + (s_ * s_).unsqueeze(-1) * model.lam.unsqueeze(0)
+    )
+    coef = w.unsqueeze(-1) * gain * proj  # (B, K, d)
+    return w @ model.mu + torch.einsum("bkd,knd->bn", coef, model.U)
+
+
+def score(x: Tensor, model: MoLRG, s, gamma) -> Tensor:
+    """grad_x log p_t(x) via Tweedie (Eq. 4): (s E[x_0|x_t] - x_t) / gamma^2 (equals Prop. 1)."""
+    s_, g = _col(s, x), _col(gamma, x)
+    return (s_ * posterior_mean(x, model, s, gamma) - x) / (g * g)
+
+
+class MoLRGDenoiser(torch.nn.Module):
+    """The closed-form EDM denoiser D(x; sigma) = E[x_0 | x_0 + sigma * eps = x] (spec §3.2, EDM case).
+
+    Works on any input shape (B, ...) whose trailing dimensions flatten to n, so that it plugs into
+    the same samplers and Jacobian code as a U-Net taking images."""
+
+    def __init__(self, model: MoLRG):
+        super().__init__()
+        for name, t in model.state_dict().items():
+            self.register_buffer(name, t)
+
+    @property
+    def model(self) -> MoLRG:
+        return MoLRG(self.pi, self.mu, self.U, self.lam)
+
+    def forward(self, x: Tensor, sigma) -> Tensor:
+        shape = x.shape
+        flat = x.reshape(shape[0], -1)
+        m = self.model
+        if m.U.dtype != flat.dtype:
+            m = m.to(flat.dtype)
+        return posterior_mean(flat, m, 1.0, sigma).reshape(shape)

@@ -1,0 +1,48 @@
+"""Small helpers shared by the workflow scripts: logging to the rule's log file, device choice,
+seeding and thread settings. Nothing here imports Snakemake."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import numpy as np
+import torch
+
+
+def setup_logging(log_path: str | None, name: str = "molrg") -> logging.Logger:
+    """Log to the rule's log file (and stderr), line-buffered, so progress is visible while running."""
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+    return logging.getLogger(name)
+
+
+def select_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config key 'device' is 'cuda' but no CUDA device is visible; set device: auto or cpu")
+    return torch.device(name)
+
+
+def set_threads(n: int) -> None:
+    """Torch intra-op threads = the rule's `threads` (Snakemake runs several jobs side by side)."""
+    torch.set_num_threads(max(1, int(n)))
+
+
+def derive_seed(*parts) -> int:
+    """A deterministic 31-bit seed from the master seed and names/numbers (stable across runs,
+    unlike Python's salted hash())."""
+    import hashlib
+
+    h = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

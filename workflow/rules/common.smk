@@ -1,0 +1,27 @@
+# Shared Python for the rule files: config validation and helpers. No rules here.
+import os
+import sys
+
+from snakemake.utils import validate
+
+# Validate before any job is planned: a bad key stops the run here, naming the key.
+validate(config, schema="../schemas/config.schema.yaml")
+sys.path.insert(0, workflow.basedir)  # the `molrg` package, importable without installation too
+from molrg.config_checks import check_config  # noqa: E402
+
+check_config(config)  # cross-field checks JSON schema cannot express (e.g. K*d <= n)
+
+RESULTS = "results"
+ENVS = "../../envs"
+
+# Every rule file appends the files `rule all` should build to this list.
+FINAL_OUTPUTS = []
+
+
+def final_outputs():
+    return FINAL_OUTPUTS
+
+
+def section(name):
+    """A rule's settings: one config section (plus the global seed and device where relevant)."""
+    return config[name]

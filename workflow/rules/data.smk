@@ -1,0 +1,1 @@
+# rules: data (filled by its issue)

@@ -1,0 +1,1 @@
+# rules: jacobian (filled by its issue)

@@ -1,0 +1,1 @@
+# rules: molrg_unet (filled by its issue)

@@ -1,0 +1,1 @@
+# rules: realdata (filled by its issue)

@@ -1,0 +1,1 @@
+# rules: theory (filled by its issue)
