@@ -1,12 +1,16 @@
 # Reproduction of "Diffusion Models Learn Low-Dimensional Distributions via Subspace Clustering"
 # (arXiv 2409.02426). Glue only: config, schema validation, rule files, the final target.
 # Where each figure comes from: README.md, table "Figures and the rules that make them".
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The embedded default, found next to this Snakefile even with --directory elsewhere;
+# --configfile FILE merges a preset over it.
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -6,7 +6,12 @@ from snakemake.utils import validate
 
 # Validate before any job is planned: a bad key stops the run here, naming the key.
 validate(config, schema="../schemas/config.schema.yaml")
-sys.path.insert(0, workflow.basedir)  # the `molrg` package, importable without installation too
+# The `molrg` package is importable in this process and in every script job (also inside
+# `--sdm conda` environments, which do not install it) through PYTHONPATH.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
 from molrg.config_checks import check_config  # noqa: E402
 
 check_config(config)  # cross-field checks JSON schema cannot express (e.g. K*d <= n)
