@@ -1,0 +1,235 @@
+"""Semantic editing along the leading singular vectors of the denoiser's Jacobian (Section 4.2,
+Fig. 5, Eq. 22): DDIM inversion to the edit time, subspace iteration for the right singular
+vectors v_i of J_t = d x0_hat / d x_t, edits x_t + lambda v_i, DDIM back to t = 0.
+
+Spec reference (../shared/paper_spec.md): §8 (LOCO-Edit setting). Everything is written in EDM
+sigma-space (s = 1) for any denoiser `D(x, sigma)` of the package interface:
+
+* deterministic DDIM (eta = 0) is the Euler step of the probability-flow ODE in sigma,
+      x_{sigma'} = D(x; sigma) + (sigma' / sigma) (x - D(x; sigma)),
+  which is exactly DDPM's DDIM update after the change of variables x_vp = x / sqrt(1 + sigma^2),
+  sigma = sqrt((1 - abar) / abar); inversion runs the same update with sigma' > sigma;
+* the edit time is a fraction t of T on the VP schedule of the DDPMs the paper edits with:
+  sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1) (beta_d = 19.9, beta_min = 0.1 is the
+  continuous form of the linear 1e-4 .. 0.02 DDPM schedule over 1000 steps), so t = 0.7 gives
+  sigma ~ 11.8 whatever network is edited.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+
+Tensor = torch.Tensor
+Denoiser = Callable[[Tensor, object], Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# Time grid
+# --------------------------------------------------------------------------------------------
+def vp_sigma(t, beta_d: float = 19.9, beta_min: float = 0.1):
+    """sigma(t) of the VP schedule (spec §2.4); works on floats and tensors."""
+    if isinstance(t, Tensor):
+        return torch.sqrt(torch.expm1(0.5 * beta_d * t**2 + beta_min * t))
+    return math.sqrt(math.expm1(0.5 * beta_d * t**2 + beta_min * t))
+
+
+def ddim_sigmas(t_edit: float, num_steps: int, t_min: float = 1e-3, beta_d: float = 19.9, beta_min: float = 0.1) -> Tensor:
+    """Increasing noise levels sigma_0 < ... < sigma_M = sigma(t_edit), uniform in VP time
+    between t_min and t_edit (DDIM's uniformly spaced timesteps), float64. The clean image is
+    taken as the state at sigma_0 = sigma(t_min) (~0.01 for t_min = 1e-3, below the 8-bit
+    quantisation step of an image in [-1, 1])."""
+    if not 0 < t_min < t_edit <= 1:
+        raise ValueError(f"need 0 < t_min < t_edit <= 1, got t_min={t_min}, t_edit={t_edit}")
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    t = torch.linspace(t_min, t_edit, num_steps + 1, dtype=torch.float64)
+    return vp_sigma(t, beta_d, beta_min)
+
+
+# --------------------------------------------------------------------------------------------
+# DDIM (eta = 0) in sigma-space
+# --------------------------------------------------------------------------------------------
+@torch.no_grad()
+def ddim_step(denoiser: Denoiser, x: Tensor, sigma: float, sigma_next: float) -> Tensor:
+    """One deterministic DDIM step from sigma to sigma_next (either direction)."""
+    d = denoiser(x, float(sigma))
+    return d + (float(sigma_next) / float(sigma)) * (x - d)
+
+
+def ddim_invert(denoiser: Denoiser, x0: Tensor, sigmas: Tensor) -> Tensor:
+    """DDIM inversion: from the clean image (the state at sigmas[0]) up to sigmas[-1]."""
+    x = x0
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        x = ddim_step(denoiser, x, s, s_next)
+    return x
+
+
+def ddim_generate(denoiser: Denoiser, x: Tensor, sigmas: Tensor) -> Tensor:
+    """DDIM generation: from the state at sigmas[-1] down to sigmas[0] (returned as the image,
+    the inverse of `ddim_invert` up to discretisation error)."""
+    for s, s_next in zip(reversed(sigmas[1:]), reversed(sigmas[:-1])):
+        x = ddim_step(denoiser, x, s, s_next)
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+# Leading singular vectors without a dense Jacobian
+# --------------------------------------------------------------------------------------------
+def _canonical_signs(V: Tensor) -> Tensor:
+    """Make the largest-magnitude entry of every row positive (the SVD's sign is arbitrary; this
+    makes the result reproducible and independent of the random start)."""
+    idx = V.abs().argmax(dim=1, keepdim=True)
+    return V * torch.sign(torch.gather(V, 1, idx))
+
+
+def leading_singular_vectors(
+    denoiser: Denoiser,
+    x: Tensor,
+    sigma: float,
+    k: int,
+    iters: int = 50,
+    tol: float = 1e-4,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor, int]:
+    """The k leading right singular vectors of J = dD(x; sigma)/dx at one point x (shape
+    (1, ...) or (...)), by subspace iteration on J^T J with Jacobian-vector products only:
+    J V by forward mode (jvp) and J^T W by reverse mode (vjp), each vmapped over the k columns,
+    then QR; a final Rayleigh-Ritz step orders the vectors and gives the singular values.
+
+    Stops when the projector onto span(V) moves by less than `tol` (Frobenius norm / sqrt(2k))
+    or after `iters` iterations. Returns V (k, n) with unit rows, the singular values (k,), and
+    the number of iterations used.
+    """
+    shape = tuple(x.shape[1:]) if x.shape[0] == 1 else tuple(x.shape)
+    n = math.prod(shape)
+    if not 1 <= k <= n:
+        raise ValueError(f"number of singular vectors k={k} must lie in [1, n={n}]")
+    x0 = x.detach().reshape(n)
+
+    def f(v: Tensor) -> Tensor:
+        return denoiser(v.reshape(1, *shape), float(sigma)).reshape(n)
+
+    def J_mul(V: Tensor) -> Tensor:  # rows: J v_i
+        return torch.func.vmap(lambda v: torch.func.jvp(f, (x0,), (v,))[1])(V)
+
+    _, vjp_fn = torch.func.vjp(f, x0)
+
+    def Jt_mul(W: Tensor) -> Tensor:  # rows: J^T w_i
+        return torch.func.vmap(vjp_fn)(W)[0]
+
+    g = torch.randn(n, k, generator=generator, dtype=torch.float64).to(x0)
+    V = torch.linalg.qr(g).Q.T  # (k, n), orthonormal rows
+    used = 0
+    for used in range(1, iters + 1):
+        V_new = torch.linalg.qr(Jt_mul(J_mul(V)).T).Q.T
+        moved = torch.linalg.matrix_norm(V_new.T @ V_new - V.T @ V) / math.sqrt(2 * k)
+        V = V_new
+        if moved < tol:
+            break
+    # Rayleigh-Ritz: J V^T = P S Q^T  =>  right singular vectors (V^T Q) ordered by S.
+    _, S, Qh = torch.linalg.svd(J_mul(V).T, full_matrices=False)
+    V = Qh @ V
+    return _canonical_signs(V), S, used
+
+
+def random_unit_direction(n: int, generator: torch.Generator, dtype=torch.float32) -> Tensor:
+    """A uniform direction on the unit sphere in R^n (a normalised Gaussian): the baseline edit."""
+    v = torch.randn(n, generator=generator, dtype=torch.float64)
+    return (v / v.norm()).to(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Edits
+# --------------------------------------------------------------------------------------------
+def edit_grid(
+    denoiser: Denoiser,
+    x_t: Tensor,
+    directions: Tensor,
+    strengths: Sequence[float],
+    sigmas: Tensor,
+    batch_size: int = 64,
+) -> Tensor:
+    """Edit the inverted state x_t (shape (1, ...) or (...)) along each direction (m, n) with each
+    strength lambda and run DDIM back to sigmas[0]. Returns images of shape (m, L, ...).
+
+    lambda = 0 returns exactly the unedited DDIM reconstruction (same input, same arithmetic)."""
+    shape = tuple(x_t.shape[1:]) if x_t.shape[0] == 1 else tuple(x_t.shape)
+    lam = torch.as_tensor(list(strengths), dtype=x_t.dtype, device=x_t.device)
+    m, L = directions.shape[0], lam.shape[0]
+    starts = x_t.reshape(1, 1, -1) + lam.reshape(1, L, 1) * directions.to(x_t).reshape(m, 1, -1)
+    starts = starts.reshape(m * L, *shape)
+    out = torch.cat([ddim_generate(denoiser, b, sigmas) for b in starts.split(batch_size)])
+    return out.reshape(m, L, *shape)
+
+
+def edit_distances(edited: Tensor, reference: Tensor) -> dict[str, Tensor]:
+    """How far every edited image (m, L, ...) moved from the unedited reconstruction (...):
+    the L2 distance over all pixels and the root-mean-square per pixel, each (m, L)."""
+    diff = edited.flatten(2) - reference.reshape(1, 1, -1).to(edited)
+    l2 = diff.norm(dim=-1)
+    return {"l2": l2, "rms": l2 / math.sqrt(diff.shape[-1])}
+
+
+# --------------------------------------------------------------------------------------------
+# External DDPM checkpoints (MetFaces) in the denoiser interface
+# --------------------------------------------------------------------------------------------
+def ddpm_linear_sigmas(num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Tensor:
+    """sigma_i = sqrt(1/abar_i - 1) of a discrete DDPM with linear betas (float64, increasing)."""
+    betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
+    abar = torch.cumprod(1 - betas, dim=0)
+    return torch.sqrt(1 / abar - 1)
+
+
+class VPEpsilonDenoiser(torch.nn.Module):
+    """An epsilon-predicting DDPM `eps_model(x_vp, t_index)` (e.g. a TorchScript export of the
+    MetFaces P2 DDPM) seen as an EDM denoiser: x_vp = x / sqrt(1 + sigma^2), the timestep is the
+    discrete t whose sigma_t is nearest in log scale, and D(x; sigma) = x - sigma * eps."""
+
+    def __init__(self, eps_model, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        super().__init__()
+        self.eps_model = eps_model
+        self.register_buffer("log_sigmas", ddpm_linear_sigmas(num_timesteps, beta_start, beta_end).log())
+
+    def forward(self, x: Tensor, sigma) -> Tensor:
+        sig = torch.as_tensor(sigma, dtype=torch.float64, device=x.device).reshape(-1)
+        t = (self.log_sigmas.unsqueeze(0) - sig.log().unsqueeze(1)).abs().argmin(dim=1)
+        t = t.expand(x.shape[0]) if t.numel() == 1 else t
+        s = sig.to(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
+        eps = self.eps_model(x / torch.sqrt(1 + s * s), t)
+        return x - s * eps
+
+
+def is_torchscript(path) -> bool:
+    """TorchScript archives carry their code under `<name>/code/`; torch.save checkpoints do not."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/" in name for name in z.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def load_checkpoint_denoiser(path, device, kind: str = "denoiser"):
+    """A denoiser from any checkpoint the pipeline trained (`molrg.training.load_denoiser`) or an
+    external TorchScript module. kind = "denoiser": the module already is D(x, sigma) in EDM
+    space; kind = "vp_epsilon": it is eps(x_vp, t_index) of a 1000-step linear-beta DDPM and is
+    wrapped by `VPEpsilonDenoiser`. The module is returned in eval mode without parameter grads."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"denoiser checkpoint not found: {path}")
+    if kind not in ("denoiser", "vp_epsilon"):
+        raise ValueError(f"checkpoint kind must be 'denoiser' or 'vp_epsilon', got {kind!r}")
+    if is_torchscript(path):
+        net = torch.jit.load(str(path), map_location=device)
+    else:
+        from molrg.training import load_denoiser  # issue #3's loader (our checkpoint format)
+
+        net = load_denoiser(path, device)
+    if kind == "vp_epsilon":
+        net = VPEpsilonDenoiser(net).to(device)
+    return net.eval().requires_grad_(False)

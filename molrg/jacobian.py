@@ -1,0 +1,196 @@
+"""Jacobians of denoisers, their numerical rank (Eq. 51) and the intrinsic-dimension estimate
+along a deterministic Heun trajectory (App. E.3, Fig. 7, Table 2).
+
+Spec references (../shared/paper_spec.md): §7 (Eqs. 48-51, the authors' `edm/jacobian.py`),
+§2.4 (the EDM sigma grid), §9 item 4 (the Jacobian is taken of the preconditioned D(x; sigma)).
+
+Everything works on any denoiser `D(x, sigma)` of the package interface (docs/DEVELOPING.md):
+the closed-form `MoLRGDenoiser`, the preconditioned U-Nets and the Gaussian baseline.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+Denoiser = Callable[[Tensor, object], Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# Dense Jacobian
+# --------------------------------------------------------------------------------------------
+def _sigma_batch(sigma, x: Tensor) -> Tensor:
+    """sigma as a (B,) tensor on x's device and dtype."""
+    s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    return s.expand(x.shape[0]) if s.ndim == 0 else s.reshape(x.shape[0])
+
+
+def jacobian(denoiser: Denoiser, x: Tensor, sigma, chunk_size: int = 256) -> Tensor:
+    """The full Jacobians J_b = dD(x_b; sigma_b)/dx_b of a batch of points, shape (B, n, n),
+    rows indexing the outputs and columns the inputs (n = prod of x's trailing dims).
+
+    One forward pass at the whole batch, then reverse-mode products vmapped over chunks of the
+    n output coordinates (torch.func): a chunk of c cotangents costs one batched backward pass
+    of size c*B, so the n x n Jacobian takes ceil(n / chunk_size) backward calls, never n.
+
+    The cotangent e_i is applied to every sample of the batch at once. This yields row i of
+    every sample's Jacobian in the same backward pass *because the denoiser treats the samples
+    of a batch independently* (true for every denoiser of the package: U-Nets use GroupNorm and
+    run in eval mode, the closed-form denoisers are per-sample). A network with BatchNorm in
+    training mode would violate it.
+    """
+    B = x.shape[0]
+    shape = tuple(x.shape[1:])
+    n = math.prod(shape)
+    sig = _sigma_batch(sigma, x)
+
+    def f(flat: Tensor) -> Tensor:
+        return denoiser(flat.reshape(B, *shape), sig).reshape(B, n)
+
+    _, vjp_fn = torch.func.vjp(f, x.detach().reshape(B, n))
+    J = torch.empty(B, n, n, dtype=x.dtype, device=x.device)
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        cot = eye[start:stop].unsqueeze(1).expand(stop - start, B, n)  # (c, B, n): e_i for all b
+        (rows,) = torch.func.vmap(vjp_fn)(cot)  # (c, B, n): row i of J_b
+        J[:, start:stop, :] = rows.transpose(0, 1)
+    return J
+
+
+def singular_values(J: Tensor, dtype=torch.float64) -> Tensor:
+    """Singular values (descending) of a batch of Jacobians, computed in float64: the rank rule
+    sums squares over thousands of values, and the SVD is cheap next to the Jacobian itself."""
+    return torch.linalg.svdvals(J.to(dtype))
+
+
+# --------------------------------------------------------------------------------------------
+# Numerical rank (Eq. 51)
+# --------------------------------------------------------------------------------------------
+def numerical_rank(s: Tensor, eta: float = 0.99) -> Tensor:
+    """Smallest r with sqrt(sum_{i<=r} s_i^2) > eta * sqrt(sum_i s_i^2), batched over the leading
+    axes of `s` (singular values along the last axis, any order).
+
+    This is Eq. 51 as the authors' code applies it (spec §7): a threshold on the *Frobenius-norm*
+    ratio, i.e. a cumulative energy ratio > eta^2 = 0.9801 for eta = 0.99 (not energy > 0.99).
+    A zero matrix has rank 0.
+    """
+    if not 0.0 < eta < 1.0:
+        raise ValueError(f"eta must lie in (0, 1), got {eta}")
+    s = torch.as_tensor(s)
+    s2 = torch.sort(s.abs(), dim=-1, descending=True).values ** 2
+    energy = torch.cumsum(s2, dim=-1)
+    total = energy[..., -1:]
+    # sqrt(a) > eta sqrt(b)  <=>  a > eta^2 b for a, b >= 0; energy is non-decreasing, so the
+    # number of prefixes that do NOT pass is r - 1.
+    r = (energy <= (eta**2) * total).sum(dim=-1) + 1
+    return torch.where(total[..., 0] > 0, r, torch.zeros_like(r))
+
+
+# --------------------------------------------------------------------------------------------
+# The deterministic EDM Heun trajectory (spec §2.4, §7)
+# --------------------------------------------------------------------------------------------
+def edm_sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> Tensor:
+    """The EDM noise levels sigma_0 = sigma_max > ... > sigma_{N-1} = sigma_min (float64, no
+    trailing zero): sigma_i = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho."""
+    if num_steps < 2:
+        raise ValueError(f"num_steps must be >= 2, got {num_steps}")
+    i = torch.arange(num_steps, dtype=torch.float64)
+    a, b = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
+    return (a + i / (num_steps - 1) * (b - a)) ** rho
+
+
+def heun_states(denoiser: Denoiser, latents: Tensor, sigmas: Tensor) -> Iterator[tuple[int, float, Tensor]]:
+    """Yield the pre-step states (i, sigma_i, x_i) of the deterministic EDM Heun sampler
+    (S_churn = 0) started at x_0 = sigma_0 * latents, for i = 0 .. len(sigmas) - 1.
+
+    The sampler steps to sigmas[i + 1] and finally to sigma = 0 (Euler only on that last step),
+    exactly the 18-step trajectory of the authors' jacobian.py; the state after the last step
+    (the sample) is not yielded. The caller may run expensive work on each yielded state.
+    """
+    sig = [float(s) for s in sigmas] + [0.0]
+    x = latents * sig[0]
+    for i in range(len(sig) - 1):
+        yield i, sig[i], x
+        with torch.no_grad():
+            s, s_next = sig[i], sig[i + 1]
+            d = (x - denoiser(x, s)) / s
+            x_next = x + (s_next - s) * d
+            if s_next > 0:  # 2nd-order correction, except on the final step to sigma = 0
+                d2 = (x_next - denoiser(x_next, s_next)) / s_next
+                x_next = x + (s_next - s) * 0.5 * (d + d2)
+            x = x_next
+
+
+def rank_along_trajectory(
+    denoiser: Denoiser,
+    latents: Tensor,
+    sigmas: Tensor,
+    steps: Sequence[int] | None = None,
+    eta: float = 0.99,
+    chunk_size: int = 256,
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict:
+    """Numerical rank of J = dD/dx at the pre-step states of the Heun trajectory of each latent.
+
+    `steps`: which step indices get a Jacobian (None: all). The trajectory itself always runs
+    the full sigma grid, so skipping Jacobians does not change the states. Returns numpy arrays
+    `steps` (S,), `sigma` (S,), `rank` (B, S) and `singular_values` (B, S, n).
+    """
+    wanted = set(range(len(sigmas))) if steps is None else set(int(s) for s in steps)
+    bad = sorted(s for s in wanted if not 0 <= s < len(sigmas))
+    if bad:
+        raise ValueError(f"Jacobian steps {bad} outside the {len(sigmas)}-step trajectory")
+    out_steps, out_sigma, ranks, svals = [], [], [], []
+    for i, s, x in heun_states(denoiser, latents, sigmas):
+        if i not in wanted:
+            continue
+        sv = singular_values(jacobian(denoiser, x, s, chunk_size))
+        out_steps.append(i)
+        out_sigma.append(s)
+        ranks.append(numerical_rank(sv, eta).cpu().numpy())
+        svals.append(sv.float().cpu().numpy())
+        if on_step is not None:
+            on_step(i, s)
+    return {
+        "steps": np.asarray(out_steps, dtype=np.int64),
+        "sigma": np.asarray(out_sigma, dtype=np.float64),
+        "rank": np.stack(ranks, axis=1),
+        "singular_values": np.stack(svals, axis=1),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Table 2: intrinsic dimension from the rank curve
+# --------------------------------------------------------------------------------------------
+def nearest_step(sigmas: Sequence[float], target_sigma: float) -> int:
+    """Index of the grid sigma closest to `target_sigma` in log scale (the fixed Table-2 step:
+    sigma = 28.37 is step 3 of the 18-step grid, spec §7)."""
+    logs = np.log(np.asarray(sigmas, dtype=np.float64))
+    return int(np.argmin(np.abs(logs - math.log(target_sigma))))
+
+
+def intrinsic_dimension(steps, sigmas, ranks, fixed_sigma: float) -> dict:
+    """d_intr per Table 2 from one dataset's ranks (B noises x S evaluated steps).
+
+    * `min`: the evaluated step of the lowest *mean* rank over the noises (the bottom of the
+      U-shaped curve; ties go to the earlier step), and that mean rank;
+    * `fixed`: the evaluated step whose sigma is nearest to `fixed_sigma` (log scale), and the
+      mean rank there.
+    """
+    steps = np.asarray(steps)
+    sigmas = np.asarray(sigmas, dtype=np.float64)
+    mean = np.asarray(ranks, dtype=np.float64).mean(axis=0)
+    i_min = int(np.argmin(mean))
+    i_fix = nearest_step(sigmas, fixed_sigma)
+    return {
+        "step_min": int(steps[i_min]),
+        "sigma_min": float(sigmas[i_min]),
+        "d_intr_min": float(mean[i_min]),
+        "step_fixed": int(steps[i_fix]),
+        "sigma_fixed": float(sigmas[i_fix]),
+        "d_intr_fixed": float(mean[i_fix]),
+    }

@@ -1,0 +1,139 @@
+"""DDIM inversion/generation in sigma-space, singular vectors by subspace iteration, edits and the
+random baseline (molrg/editing.py), checked on the closed-form MoLRG denoiser."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from molrg.editing import (
+    VPEpsilonDenoiser,
+    ddim_generate,
+    ddim_invert,
+    ddim_sigmas,
+    ddpm_linear_sigmas,
+    edit_distances,
+    edit_grid,
+    is_torchscript,
+    leading_singular_vectors,
+    load_checkpoint_denoiser,
+    random_unit_direction,
+    vp_sigma,
+)
+from molrg.jacobian import jacobian
+from molrg.mixture import MoLRG, MoLRGDenoiser, orthogonal_bases, sample, sample_balanced, standard_molrg
+
+
+def _standard(n=48, K=2, d=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    U = orthogonal_bases(n, K, d, g)
+    return MoLRGDenoiser(standard_molrg(U)), U, g
+
+
+def test_vp_time_grid():
+    # t = 0.7 of the linear-beta DDPM: sigma = sqrt(exp(0.5 * 19.9 * 0.49 + 0.07) - 1) ~ 11.82
+    assert vp_sigma(0.7) == pytest.approx(math.sqrt(math.exp(4.9455) - 1))
+    s = ddim_sigmas(0.7, 70)
+    assert len(s) == 71 and (s[1:] > s[:-1]).all()
+    assert float(s[-1]) == pytest.approx(vp_sigma(0.7)) and float(s[0]) == pytest.approx(vp_sigma(1e-3))
+    # the continuous schedule matches the discrete 1000-step DDPM at t = 700 to 2%
+    assert float(ddpm_linear_sigmas()[699]) == pytest.approx(vp_sigma(0.7), rel=0.02)
+    with pytest.raises(ValueError):
+        ddim_sigmas(0.7, 10, t_min=0.8)
+
+
+def test_ddim_inversion_then_generation_returns_to_the_start():
+    D, U, g = _standard()
+    x0, _ = sample_balanced(U, 3, g)  # 6 images on the data support
+    errors = []
+    for steps in (100, 200):
+        sigmas = ddim_sigmas(0.7, steps)
+        xt = ddim_invert(D, x0, sigmas)
+        assert xt.norm(dim=1).mean() > 5 * x0.norm(dim=1).mean()  # really noised: sigma ~ 11.8
+        rec = ddim_generate(D, xt, sigmas)
+        errors.append(((rec - x0).norm(dim=1) / x0.norm(dim=1)).max().item())
+    # DDIM is a first-order scheme: ~4% after 100 steps (LOCO's count), halving with twice as many
+    assert errors[0] < 0.05, errors
+    assert errors[1] < 0.6 * errors[0], errors
+
+
+def test_subspace_iteration_matches_the_dense_svd():
+    # distinct eigenvalues so that the singular vectors are unique (up to sign)
+    g = torch.Generator().manual_seed(3)
+    K, n, d = 2, 20, 4
+    U = orthogonal_bases(n, K, d, g)
+    lam = torch.tensor([[4.0, 2.0, 1.0, 0.5], [3.0, 1.5, 0.8, 0.3]], dtype=torch.float64)
+    m = MoLRG(torch.tensor([0.5, 0.5], dtype=torch.float64), torch.zeros(K, n, dtype=torch.float64), U, lam)
+    D = MoLRGDenoiser(m)
+    x, _ = sample(m, 1, g)
+    sigma = 0.8
+    x = x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    V, S, used = leading_singular_vectors(D, x, sigma, k=3, iters=300, tol=1e-10, generator=g)
+    _, S_ref, Vh_ref = torch.linalg.svd(jacobian(D, x, sigma)[0])
+    torch.testing.assert_close(S, S_ref[:3], rtol=1e-6, atol=1e-8)
+    overlap = (V * Vh_ref[:3]).sum(1).abs()
+    assert (overlap > 1 - 1e-6).all(), overlap
+    assert torch.allclose(V @ V.T, torch.eye(3, dtype=torch.float64), atol=1e-10)
+    assert used < 300  # stopped on the tolerance
+
+
+def test_zero_strength_edit_returns_the_unedited_image_and_edits_move_it():
+    n = 400  # large enough that a random direction is mostly orthogonal to the 8-dim data support
+    D, U, g = _standard(n=n)
+    x0, _ = sample_balanced(U, 1, g)
+    x0 = x0[:1]
+    sigmas = ddim_sigmas(0.7, 70)
+    xt = ddim_invert(D, x0, sigmas)
+    reference = ddim_generate(D, xt, sigmas)
+    V, S, _ = leading_singular_vectors(D, xt, float(sigmas[-1]), k=2, iters=15, generator=g)
+    dirs = torch.cat([V, random_unit_direction(n, g, torch.float64).unsqueeze(0)])
+    strengths = [-4.0, 0.0, 4.0]
+    out = edit_grid(D, xt, dirs, strengths, sigmas, batch_size=4)  # batches split across rows
+    assert out.shape == (3, 3, n)
+    for i in range(3):
+        torch.testing.assert_close(out[i, 1], reference[0], rtol=0, atol=1e-12)
+    assert (reference - x0).norm() < 0.1 * x0.norm()  # 70 first-order steps: ~5%
+    dist = edit_distances(out, reference)
+    assert dist["l2"][:, 1].abs().max() < 1e-12
+    torch.testing.assert_close(dist["rms"], dist["l2"] / math.sqrt(n))
+    # singular directions move the image along the data subspace (by ~lambda / sqrt(1 + sigma^2));
+    # a random unit direction has only ~sqrt(8 / n) of its length there, the rest is shrunk by
+    # sigma_0 / sigma_edit on the way back
+    assert dist["l2"][0, 2] > 3 * dist["l2"][2, 2]
+    assert dist["l2"][1, 2] > 3 * dist["l2"][2, 2]
+    assert dist["l2"][0, 2] > 0.2
+
+
+def test_random_unit_direction_is_unit_and_seeded():
+    a = random_unit_direction(100, torch.Generator().manual_seed(5))
+    b = random_unit_direction(100, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and a.norm().item() == pytest.approx(1.0, abs=1e-6)
+
+
+class _ExactEps(torch.nn.Module):
+    """The exact epsilon of a DDPM whose data are all zero: eps = x_vp / sqrt(1 - abar_t)."""
+
+    def __init__(self):
+        super().__init__()
+        s = ddpm_linear_sigmas()
+        self.register_buffer("std", torch.sqrt(s * s / (1 + s * s)).float())  # sqrt(1 - abar)
+
+    def forward(self, x, t):
+        return x / self.std[t].reshape(-1, 1, 1, 1)
+
+
+def test_vp_epsilon_wrapper_and_torchscript_loading(tmp_path):
+    path = tmp_path / "eps.pt"
+    torch.jit.script(_ExactEps()).save(str(path))
+    assert is_torchscript(path)
+    D = load_checkpoint_denoiser(path, "cpu", kind="vp_epsilon")
+    sig = ddpm_linear_sigmas()
+    x = torch.randn(2, 3, 4, 4)
+    for t in (0, 300, 699, 999):  # at the DDPM's own noise levels the wrapper denoises exactly
+        s = float(sig[t])
+        assert D(x * s, s).abs().max() < 1e-4 * s
+    torch.save({"not": "torchscript"}, tmp_path / "plain.pt")
+    assert not is_torchscript(tmp_path / "plain.pt")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_checkpoint_denoiser(tmp_path / "missing.pt", "cpu")

@@ -1,0 +1,140 @@
+"""Jacobians via torch.func, the rank rule of Eq. 51, the Heun trajectory and Table 2's summary
+(molrg/jacobian.py), checked against matrices and spectra known by construction and against the
+closed-form MoLRG denoiser (rank d where one component dominates, K*d where the weights mix)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from molrg.jacobian import (
+    edm_sigma_steps,
+    heun_states,
+    intrinsic_dimension,
+    jacobian,
+    nearest_step,
+    numerical_rank,
+    rank_along_trajectory,
+    singular_values,
+)
+from molrg.mixture import MoLRGDenoiser, orthogonal_bases, sample_balanced, standard_molrg
+
+
+class LinearDenoiser(torch.nn.Module):
+    """D(x; sigma) = A x / (1 + sigma) on images of shape (C, H, W): its Jacobian is known."""
+
+    def __init__(self, A, shape):
+        super().__init__()
+        self.A, self.shape = A, shape
+
+    def forward(self, x, sigma):
+        s = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, 1)
+        return ((x.reshape(x.shape[0], -1) @ self.A.T) / (1 + s)).reshape(x.shape)
+
+
+def _molrg(n=48, K=2, d=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    U = orthogonal_bases(n, K, d, g)
+    return MoLRGDenoiser(standard_molrg(U)), U, g
+
+
+@pytest.mark.parametrize("chunk_size", [5, 12, 100])
+def test_jacobian_of_linear_denoiser_equals_its_matrix(chunk_size):
+    shape = (3, 2, 2)  # n = 12; chunk 5 does not divide n, 100 exceeds it
+    g = torch.Generator().manual_seed(1)
+    A = torch.randn(12, 12, generator=g, dtype=torch.float64)
+    D = LinearDenoiser(A, shape)
+    x = torch.randn(4, *shape, generator=g, dtype=torch.float64)
+    sigma = torch.tensor([0.5, 1.0, 2.0, 10.0], dtype=torch.float64)  # one sigma per sample
+    J = jacobian(D, x, sigma, chunk_size=chunk_size)
+    assert J.shape == (4, 12, 12)
+    for b in range(4):
+        torch.testing.assert_close(J[b], A / (1 + sigma[b]), rtol=1e-12, atol=1e-12)
+
+
+def test_jacobian_matches_autograd_for_the_nonlinear_molrg_denoiser():
+    D, _, g = _molrg(n=16, K=2, d=3)
+    x = torch.randn(3, 16, generator=g, dtype=torch.float64)
+    J = jacobian(D, x, 0.7, chunk_size=7)
+    for b in range(3):
+        ref = torch.autograd.functional.jacobian(lambda v: D(v.unsqueeze(0), 0.7)[0], x[b])
+        torch.testing.assert_close(J[b], ref, rtol=1e-10, atol=1e-12)
+
+
+def test_rank_rule_on_a_constructed_spectrum():
+    # energies 9, 13, 14, 14.25, 14.26 (total 14.26). Frobenius ratio > 0.99 means energy >
+    # 0.9801 * 14.26 = 13.976, first reached at r = 3. (An energy ratio > 0.99, 14.117, would
+    # give 4: the test pins the authors' Frobenius-norm reading of Eq. 51.)
+    s = torch.tensor([3.0, 2.0, 1.0, 0.5, 0.1], dtype=torch.float64)
+    assert int(numerical_rank(s, 0.99)) == 3
+    assert int(numerical_rank(s.flip(0), 0.99)) == 3  # order does not matter
+    # smaller eta: energy > 0.25 * 14.26 = 3.565 at r = 1; eta = 0.9: > 11.55 at r = 2
+    assert int(numerical_rank(s, 0.5)) == 1
+    assert int(numerical_rank(s, 0.9)) == 2
+    # batched, with the zero matrix (rank 0) and an exactly rank-2 spectrum
+    batch = torch.stack([s, torch.zeros(5, dtype=torch.float64), torch.tensor([1.0, 1.0, 0, 0, 0], dtype=torch.float64)])
+    assert numerical_rank(batch, 0.99).tolist() == [3, 0, 2]
+    with pytest.raises(ValueError):
+        numerical_rank(s, 1.0)
+
+
+def test_closed_form_molrg_jacobian_rank_is_d_at_small_sigma_and_Kd_when_mixed():
+    n, K, d = 48, 3, 5
+    D, U, g = _molrg(n, K, d)
+    x0, _ = sample_balanced(U, 4, g)
+    # small sigma: near a data point one component dominates, J ~ U_k U_k^T / (1 + sigma^2)
+    sigma = 0.05
+    xt = x0 + sigma * torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    ranks = numerical_rank(singular_values(jacobian(D, xt, sigma)))
+    assert ranks.tolist() == [d] * len(x0)
+    # mixed weights: at x = 0 all posterior weights are equal (and their gradient vanishes),
+    # and at sigma = 80 on pure noise they are nearly equal: rank K*d
+    assert int(numerical_rank(singular_values(jacobian(D, torch.zeros(1, n, dtype=torch.float64), 1.0)))[0]) == K * d
+    z = 80.0 * torch.randn(4, n, generator=g, dtype=torch.float64)
+    assert numerical_rank(singular_values(jacobian(D, z, 80.0))).tolist() == [K * d] * 4
+
+
+def test_edm_grid_and_the_fixed_table2_step():
+    s = edm_sigma_steps(18)
+    assert len(s) == 18 and float(s[0]) == pytest.approx(80.0) and float(s[-1]) == pytest.approx(0.002)
+    assert float(s[3]) == pytest.approx(28.37, abs=0.01)  # spec §7
+    assert nearest_step(s.tolist(), 28.4) == 3
+    # a coarser grid (80, 24.4, 5.84, ...): the nearest sigma in log scale is 24.4, step 1
+    assert nearest_step(edm_sigma_steps(6).tolist(), 28.4) == 1
+    assert nearest_step([80.0, 20.0, 1.0], 30.0) == 1  # log(30/20) < log(80/30)
+
+
+def test_heun_states_follow_the_sampler_from_sigma_max_times_the_latent():
+    D, U, g = _molrg(16, 2, 3)
+    z = torch.randn(2, 16, generator=g, dtype=torch.float64)
+    sig = edm_sigma_steps(10)
+    states = list(heun_states(D, z, sig))
+    assert [i for i, _, _ in states] == list(range(10))
+    assert [s for _, s, _ in states] == pytest.approx(sig.tolist())
+    torch.testing.assert_close(states[0][2], 80.0 * z)
+    # the last pre-step state (sigma = 0.002) already lies on one of the subspaces
+    x = states[-1][2]
+    resid = torch.stack([(x - x @ U[k] @ U[k].T).norm(dim=1) for k in range(2)]).min(0).values
+    assert (resid < 0.01 * x.norm(dim=1)).all()
+
+
+def test_rank_along_trajectory_of_closed_form_molrg_goes_from_Kd_to_d():
+    n, K, d = 24, 2, 3
+    D, _, g = _molrg(n, K, d)
+    z = torch.randn(3, n, generator=g, dtype=torch.float64)
+    out = rank_along_trajectory(D, z, edm_sigma_steps(18), steps=[0, 3, 17], chunk_size=10)
+    assert out["steps"].tolist() == [0, 3, 17]
+    assert out["rank"].shape == (3, 3) and out["singular_values"].shape == (3, 3, n)
+    assert out["rank"][:, 0].tolist() == [K * d] * 3  # sigma = 80: mixed
+    assert out["rank"][:, -1].tolist() == [d] * 3  # sigma = 0.002: one component
+    with pytest.raises(ValueError, match="outside"):
+        rank_along_trajectory(D, z, edm_sigma_steps(18), steps=[18])
+
+
+def test_intrinsic_dimension_takes_the_lowest_mean_rank_and_the_fixed_sigma_step():
+    steps = np.array([0, 2, 3, 5])
+    sigmas = np.array([80.0, 40.8, 28.37, 12.9])
+    ranks = np.array([[50, 20, 12, 30], [60, 18, 16, 10]])  # means 55, 19, 14, 20
+    out = intrinsic_dimension(steps, sigmas, ranks, fixed_sigma=40.0)
+    assert (out["step_min"], out["sigma_min"], out["d_intr_min"]) == (3, 28.37, 14.0)
+    assert (out["step_fixed"], out["sigma_fixed"], out["d_intr_fixed"]) == (2, 40.8, 19.0)
