@@ -1,0 +1,215 @@
+"""Image descriptors phi for the real-data GL score (Eq. 21, spec §6.1) and for FID.
+
+* ``sscd``       -- the paper's SSCD copy-detection network, loaded from a local TorchScript file
+                    (320x320 resize, ImageNet normalisation; threshold 0.6 from the authors' code);
+* ``classifier`` -- the penultimate features of a small CNN classifier that the pipeline trains on
+                    the dataset itself (rule realdata_classifier);
+* ``pixel``      -- the image itself, mean-centred per image (cosine = normalised cross-correlation).
+
+Every descriptor maps x (B, C, H, W) in [-1, 1] to L2-normalised features, so similarity is the
+dot product. Without SSCD the copy threshold is calibrated like Eq. 46: the 95 % quantile of the
+max-similarity of held-out real images to the training set (``calibrate_threshold``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from molrg.gl import gl_from_similarities, nearest_neighbors
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SSCD_THRESHOLD = 0.6  # cosine threshold of the authors' sscd.py (spec §6.1)
+
+
+def _normalise(f: torch.Tensor) -> torch.Tensor:
+    return F.normalize(f.flatten(1).float(), dim=1, eps=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# pixel descriptor
+# ----------------------------------------------------------------------------------------------
+
+
+class PixelDescriptor(nn.Module):
+    """Flattened pixels minus their per-image mean, unit norm. Centring keeps the constant
+    background of (Fashion-)MNIST (-1 everywhere) from making every pair look alike."""
+
+    name = "pixel"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = x.flatten(1).float()
+        return _normalise(f - f.mean(1, keepdim=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# classifier descriptor
+# ----------------------------------------------------------------------------------------------
+
+
+class ClassifierNet(nn.Module):
+    """A small CNN: two conv stages, a ``feature_dim`` penultimate layer (the descriptor), logits.
+    Works for any resolution >= 4 (adaptive pooling to 2x2 before the dense layers)."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 32, feature_dim: int = 128):
+        super().__init__()
+        self.config = dict(in_channels=in_channels, num_classes=num_classes, width=width, feature_dim=feature_dim)
+        w = width
+        self.trunk = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(), nn.Linear(8 * w, feature_dim), nn.ReLU(),
+        )
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x))
+
+
+class ClassifierDescriptor(nn.Module):
+    name = "classifier"
+
+    def __init__(self, net: ClassifierNet):
+        super().__init__()
+        self.net = net.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _normalise(self.net.features(x.float()))
+
+
+def train_classifier(x, y, num_classes: int, epochs: int, batch_size: int, lr: float, seed: int,
+                     width: int = 32, feature_dim: int = 128, device="cpu", log=None) -> ClassifierNet:
+    """Train ``ClassifierNet`` with Adam and cross-entropy on x (N, C, H, W) in [-1, 1], labels y."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    X = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    Y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    net = ClassifierNet(X.shape[1], num_classes, width, feature_dim).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net.train()
+    steps = 0
+    for epoch in range(epochs):
+        perm = torch.randperm(len(X), generator=g)
+        total, correct, loss_sum = 0, 0, 0.0
+        for i in range(0, len(X), batch_size):
+            idx = perm[i : i + batch_size]
+            xb, yb = X[idx].to(device), Y[idx].to(device)
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            steps += 1
+            total += len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            loss_sum += float(loss.detach()) * len(idx)
+        if log is not None:
+            log.info("classifier epoch %d/%d: loss %.4f, train accuracy %.4f (%d steps)",
+                     epoch + 1, epochs, loss_sum / total, correct / total, steps)
+    return net.eval()
+
+
+@torch.no_grad()
+def accuracy(net: ClassifierNet, x, y, batch_size: int = 1024, device="cpu") -> float:
+    X = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    Y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    pred = torch.cat([net(X[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(X), batch_size)])
+    return float((pred == Y).float().mean())
+
+
+def save_classifier(net: ClassifierNet, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": net.config, "state_dict": net.state_dict()}, path)
+
+
+def load_classifier(path, device="cpu") -> ClassifierNet:
+    ckpt = torch.load(path, map_location=device, weights_only=True)
+    net = ClassifierNet(**ckpt["config"])
+    net.load_state_dict(ckpt["state_dict"])
+    return net.to(device).eval()
+
+
+# ----------------------------------------------------------------------------------------------
+# SSCD descriptor (local TorchScript file)
+# ----------------------------------------------------------------------------------------------
+
+
+class SSCDDescriptor(nn.Module):
+    """SSCD (sscd_disc_large.torchscript.pt) with the authors' preprocessing: [0, 1] images, grey
+    replicated to RGB, resized to 320x320, ImageNet-normalised; output L2-normalised."""
+
+    name = "sscd"
+
+    def __init__(self, model: torch.jit.ScriptModule, size: int = 320):
+        super().__init__()
+        self.model, self.size = model.eval(), size
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = ((x.float() + 1) / 2).clamp(0, 1)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+        return _normalise(self.model((x - self.mean) / self.std))
+
+
+def load_sscd(path, device="cpu") -> SSCDDescriptor:
+    if not path or not Path(path).is_file():
+        raise FileNotFoundError(
+            f"realdata.descriptor.sscd_path = {path!r} is not a file. SSCD cannot be downloaded on these "
+            "machines: place sscd_disc_large.torchscript.pt (https://github.com/facebookresearch/sscd-copy-detection) "
+            "there, or set realdata.descriptor.kind to 'classifier' or 'pixel'"
+        )
+    return SSCDDescriptor(torch.jit.load(str(path), map_location=device)).to(device)
+
+
+def build_descriptor(kind: str, classifier_path=None, sscd_path=None, device="cpu") -> nn.Module:
+    if kind == "pixel":
+        return PixelDescriptor()
+    if kind == "classifier":
+        return ClassifierDescriptor(load_classifier(classifier_path, device)).to(device)
+    if kind == "sscd":
+        return load_sscd(sscd_path, device)
+    raise ValueError(f"realdata.descriptor.kind must be sscd, classifier or pixel, got {kind!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# embedding, nearest-neighbour similarity, threshold, GL
+# ----------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def embed(descriptor: nn.Module, x, batch_size: int = 512, device="cpu") -> torch.Tensor:
+    """Features (N, F) on the CPU, float32, unit norm."""
+    X = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x, dtype=torch.float32)
+    out = [descriptor(X[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)]
+    return torch.cat(out)
+
+
+def max_similarity(query: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """max_j <q_i, r_j>: the cosine nearest neighbour of molrg.gl (chunked, memory-bounded)."""
+    return nearest_neighbors(query, reference, metric="cosine")[0]
+
+
+def calibrate_threshold(heldout_feats: torch.Tensor, train_feats: torch.Tensor, quantile: float = 0.95) -> float:
+    """The copy threshold tau with P(max-sim of a fresh real image to the training set <= tau) =
+    ``quantile``: Eq. 46's 95 % rule written for similarities (a held-out real image plays the
+    role of a fresh sample from the data distribution)."""
+    s = max_similarity(heldout_feats, train_feats).double()
+    return float(torch.quantile(s, quantile))
+
+
+def gl_score(generated_feats: torch.Tensor, train_feats: torch.Tensor, threshold: float) -> tuple[float, torch.Tensor]:
+    """Eq. 21 with a similarity descriptor (authors' sscd.py: 1 - mean(max_sim > threshold)).
+    Returns the score and the max-similarities."""
+    s = max_similarity(generated_feats, train_feats)
+    return gl_from_similarities(s, threshold), s

@@ -1,0 +1,106 @@
+"""FID through clean-fid, with features that can be had offline.
+
+clean-fid's own folder code path is used throughout: images are written as PNG files (uint8, the
+usual quantisation of generated images), read back by ``cleanfid.fid.get_folder_features`` and
+compared with ``cleanfid.fid.fid_from_feats``. Two feature extractors:
+
+* ``inception`` -- clean-fid's Inception-v3 TorchScript (``InceptionV3W``) read from a configured
+  local file (clean-fid would otherwise download it to /tmp, impossible on these machines), with
+  clean-fid's 'clean' 299x299 bicubic resize: standard FID;
+* ``classifier`` -- the pipeline's own classifier (molrg.descriptors.ClassifierNet) penultimate
+  features at the native resolution (``custom_feat_extractor`` + identity ``custom_fn_resize``).
+  Not comparable with published FIDs; every table labels which one was used.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from molrg.datasets import to_uint8
+
+INCEPTION_FILE = "inception-2015-12-05.pt"  # the name clean-fid's InceptionV3W expects
+
+
+def write_png_folder(x, folder) -> Path:
+    """Images x (N, C, H, W) in [-1, 1] -> folder/000000.png ... (grey as 'L', colour as 'RGB')."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(to_uint8(x)):
+        Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(folder / f"{i:06d}.png")
+    return folder
+
+
+def inception_extractor(path, device="cpu"):
+    """clean-fid's Inception network from a local TorchScript file (any file name)."""
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"realdata.fid.inception_path = '{path}' is not a file. Obtain {INCEPTION_FILE} from "
+            "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/ on a machine with "
+            "internet access, or set realdata.fid.inception_path: null to use the classifier features"
+        )
+    folder = path.parent
+    if path.name != INCEPTION_FILE:  # InceptionV3W joins its folder with the fixed file name
+        folder = Path(tempfile.mkdtemp(prefix="molrg_inception_"))
+        os.symlink(path.resolve(), folder / INCEPTION_FILE)
+    model = InceptionV3W(str(folder), download=False, resize_inside=False).to(device).eval()
+
+    def extract(batch: torch.Tensor) -> torch.Tensor:  # (B, 3, 299, 299) in [0, 255]
+        return model(batch)
+
+    return extract
+
+
+def classifier_extractor(net, device="cpu"):
+    """Penultimate features of the pipeline's classifier for clean-fid batches: (B, 3, H, W) in
+    [0, 255] (clean-fid always reads images as RGB) -> back to [-1, 1] and the net's channels."""
+    in_ch = net.config["in_channels"]
+
+    def extract(batch: torch.Tensor) -> torch.Tensor:
+        x = batch.float() / 127.5 - 1.0
+        if in_ch == 1:
+            x = x.mean(1, keepdim=True)  # the PNGs of grey images are replicated channels
+        with torch.no_grad():
+            return net.to(x.device).features(x)
+
+    return extract
+
+
+def folder_features(folder, extractor, kind: str, batch_size: int = 256, device="cpu") -> np.ndarray:
+    """clean-fid's folder pipeline: 'clean' 299x299 resize for Inception, none for the classifier."""
+    from cleanfid import fid
+
+    resize = None if kind == "inception" else (lambda a: a.astype(np.float32))
+    return fid.get_folder_features(
+        str(folder), model=extractor, num_workers=0, batch_size=batch_size, device=torch.device(device),
+        mode="clean", custom_fn_resize=resize, verbose=False,
+    )
+
+
+def array_features(x, extractor, kind: str, batch_size: int = 256, device="cpu") -> np.ndarray:
+    """Features of in-memory images through clean-fid's folder code path (a temporary PNG folder)."""
+    with tempfile.TemporaryDirectory(prefix="molrg_fid_") as tmp:
+        write_png_folder(x, tmp)
+        return folder_features(tmp, extractor, kind, batch_size, device)
+
+
+def fid_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
+    from cleanfid import fid
+
+    return float(fid.fid_from_feats(np.asarray(f1, np.float64), np.asarray(f2, np.float64)))
+
+
+def build_extractor(inception_path, classifier_net, device="cpu"):
+    """(extractor, kind, label): Inception when a local file is configured, else the classifier."""
+    if inception_path:
+        return inception_extractor(inception_path, device), "inception", "Inception-v3 (clean-fid)"
+    return classifier_extractor(classifier_net, device), "classifier", (
+        f"pipeline classifier features ({classifier_net.config['feature_dim']}-d); not Inception"
+    )
