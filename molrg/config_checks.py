@@ -20,11 +20,62 @@ def _molrg_unet(cfg: dict) -> None:
 
 
 def _datasets(cfg: dict) -> None:
-    pass
+    for name, spec in cfg.items():
+        key = f"datasets.{name}"
+        if spec["format"] != "digits" and not spec["path"]:
+            raise ConfigError(f"{key}.path is empty: give the folder/archive of the {spec['format']} files")
+        if spec["folder_labels"] and spec["format"] != "image_folder":
+            raise ConfigError(f"{key}.folder_labels applies to image_folder datasets only; set it to false")
+        if spec["max_train"] is not None and spec["max_train"] < 2:
+            raise ConfigError(f"{key}.max_train = {spec['max_train']}: need at least 2 training images")
 
 
 def _realdata(cfg: dict, full: dict) -> None:
-    pass
+    data = full["datasets"]
+
+    def n_of(name):
+        return data[name]["channels"] * data[name]["resolution"] ** 2
+
+    for name in cfg["table1_datasets"]:
+        if name not in cfg["molrg"]:
+            raise ConfigError(f"realdata.table1_datasets lists '{name}' but realdata.molrg has no entry for it: "
+                              f"add realdata.molrg.{name}: {{K: ..., d: ..., clusters: labels|gmm}}")
+        m, spec = cfg["molrg"][name], data[name]
+        if m["d"] > n_of(name):
+            raise ConfigError(f"realdata.molrg.{name}.d = {m['d']} exceeds the image dimension n = {n_of(name)} "
+                              f"(datasets.{name}: {spec['channels']} x {spec['resolution']}^2)")
+        if m["clusters"] == "labels" and spec["format"] == "image_folder" and not spec["folder_labels"]:
+            raise ConfigError(f"realdata.molrg.{name}.clusters = labels, but datasets.{name} has no labels "
+                              f"(folder_labels: false): use clusters: gmm")
+        if m["clusters"] == "gmm" and cfg["gmm"]["pca_dim"] > n_of(name):
+            raise ConfigError(f"realdata.gmm.pca_dim = {cfg['gmm']['pca_dim']} exceeds n = {n_of(name)} of {name}")
+    for unet_key, names in (("unet", cfg["table1_datasets"]), ("gl_unet", cfg["gl_datasets"])):
+        levels = len(cfg[unet_key]["channel_mult"])
+        for name in names:
+            if data[name]["resolution"] % 2 ** (levels - 1):
+                raise ConfigError(f"realdata.{unet_key}.channel_mult has {levels} levels, so the resolution must be "
+                                  f"divisible by {2 ** (levels - 1)}; datasets.{name}.resolution = {data[name]['resolution']}")
+    gl = cfg["gl"]
+    for name in cfg["gl_datasets"]:
+        cap = data[name]["max_train"]
+        if cap is not None and max(gl["N"]) > cap:
+            raise ConfigError(f"realdata.gl.N goes up to {max(gl['N'])} but datasets.{name}.max_train = {cap}")
+        if gl["d_intr_source"] == "config" and name not in gl["d_intr"]:
+            raise ConfigError(f"realdata.gl.d_intr has no value for '{name}' (needed with d_intr_source: config)")
+    if gl["d_intr_source"] == "table2":
+        missing = [n for n in cfg["gl_datasets"] if n not in full.get("jacobian", {}).get("datasets", [])]
+        if missing:
+            raise ConfigError(f"realdata.gl.d_intr_source = table2, but Table 2 (jacobian.datasets) has no row for "
+                              f"{missing}: add them to jacobian.datasets or use d_intr_source: config")
+    if cfg["table1"]["fig_noises"] > cfg["table1"]["num_samples"]:
+        raise ConfigError(f"realdata.table1.fig_noises = {cfg['table1']['fig_noises']} exceeds "
+                          f"realdata.table1.num_samples = {cfg['table1']['num_samples']}")
+    s = cfg["sampler"]
+    if not s["sigma_min"] < s["sigma_max"]:
+        raise ConfigError(f"realdata.sampler.sigma_min ({s['sigma_min']}) must be below sigma_max ({s['sigma_max']})")
+    if cfg["descriptor"]["kind"] == "sscd" and not cfg["descriptor"]["sscd_path"]:
+        raise ConfigError("realdata.descriptor.kind = sscd needs realdata.descriptor.sscd_path (a local "
+                          "sscd_disc_large.torchscript.pt); or use kind: classifier or pixel")
 
 
 def _jacobian(cfg: dict, full: dict) -> None:
