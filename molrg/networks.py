@@ -186,3 +186,18 @@ class DDPMpp(nn.Module):
 
 def num_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+def vectors_to_images(x: Tensor, channels: int = 3) -> Tensor:
+    """A batch of n-vectors as U-Net images, the authors' layout (spec §1.4 step 5, §9.1):
+    each vector is reshaped to (res, res, channels) in HWC order, then permuted to CHW."""
+    B, n = x.shape
+    res = math.isqrt(n // channels)
+    if res * res * channels != n:
+        raise ValueError(f"a {n}-vector is not a {channels} x res x res image")
+    return x.reshape(B, res, res, channels).permute(0, 3, 1, 2).contiguous()
+
+
+def images_to_vectors(img: Tensor) -> Tensor:
+    """Inverse of `vectors_to_images`: (B, C, H, W) -> (B, H*W*C) in HWC order."""
+    return img.permute(0, 2, 3, 1).reshape(img.shape[0], -1)
