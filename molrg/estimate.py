@@ -112,3 +112,30 @@ def gmm_clusters(x, K: int, pca_dim: int, seed: int, max_iter: int = 200, n_init
     remap = np.full(K, -1, np.int64)
     remap[order] = np.arange(len(order))
     return remap[raw]
+
+
+class Float64Denoiser(torch.nn.Module):
+    """A closed-form denoiser evaluated in float64 whatever the caller's dtype, so that the
+    Gaussian / MoLRG models can share float32 initial noises (and the sampler calls) with the U-Net
+    while their log-space posterior weights keep full precision at small sigma."""
+
+    def __init__(self, model: MoLRG):
+        super().__init__()
+        from molrg.mixture import MoLRGDenoiser
+
+        self.inner = MoLRGDenoiser(model.to(torch.float64))
+
+    def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        s = sigma.to(torch.float64) if torch.is_tensor(sigma) else float(sigma)
+        return self.inner(x.to(torch.float64), s).to(x.dtype)
+
+
+def save_model(model: MoLRG, path, shape, kind: str, extra: dict | None = None) -> None:
+    """A fitted MoLRG / Gaussian with the image shape it was fitted on (for reshaping samples)."""
+    torch.save({"kind": kind, "shape": [int(s) for s in shape], "state_dict": model.state_dict(),
+                **(extra or {})}, path)
+
+
+def load_model(path) -> tuple[MoLRG, list[int], dict]:
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    return MoLRG.from_state_dict(ck["state_dict"]), ck["shape"], ck

