@@ -16,7 +16,22 @@ def _theory(cfg: dict) -> None:
 
 
 def _molrg_unet(cfg: dict) -> None:
-    pass
+    n = 3 * cfg["resolution"] ** 2
+    if cfg["K"] * max(cfg["d_values"]) > n:
+        raise ConfigError(f"molrg_unet: K * max(d_values) = {cfg['K']} * {max(cfg['d_values'])} exceeds "
+                          f"n = 3 * resolution^2 = {n} (the subspaces must be orthogonal): lower d_values or K, "
+                          f"or raise resolution")
+    levels = len(cfg["channel_mult"])
+    if cfg["resolution"] % 2 ** (levels - 1):
+        raise ConfigError(f"molrg_unet.channel_mult has {levels} levels, so molrg_unet.resolution must be "
+                          f"divisible by {2 ** (levels - 1)}; it is {cfg['resolution']}")
+    if cfg["width"] % 2:
+        raise ConfigError(f"molrg_unet.width = {cfg['width']} must be even (sinusoidal noise embedding)")
+    if cfg["sigma_min"] >= cfg["sigma_max"]:
+        raise ConfigError(f"molrg_unet.sigma_min = {cfg['sigma_min']} must be below sigma_max = {cfg['sigma_max']}")
+    if cfg["num_fresh"] * cfg["eps_quantile"] < 1:
+        raise ConfigError(f"molrg_unet.num_fresh = {cfg['num_fresh']} is too small for eps_quantile = "
+                          f"{cfg['eps_quantile']}: raise num_fresh to at least {int(1 / cfg['eps_quantile']) + 1}")
 
 
 def _datasets(cfg: dict) -> None:

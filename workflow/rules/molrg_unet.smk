@@ -1,1 +1,224 @@
-# rules: molrg_unet (filled by its issue)
+# Issue #3. Fig 4 left: DDPM++ U-Nets trained on MoLRG training sets of growing size N for several
+# subspace dimensions d, each scored by the GL score (Eq. 21, phi = identity, eps by Eq. 46), and
+# the sigmoid fit (Eq. 47) of GL against N/d_intr and against N. Spec §1.4, §2.4, §6.1-6.3, §6.5.
+# Per cell (d, N, seed): dataset -> train -> sample -> gl (group train_grid: one SLURM job runs many
+# cells); then the table, the fit and the figure (localrule). Notes for the README: docs/molrg_unet.md.
+from molrg.runtime import derive_seed
+
+MU = config["molrg_unet"]
+MU_FIT = config["fit"]
+MU_FIG_EXT = config["plot"]["format"]
+
+
+def molrg_unet_sizes(d):
+    """Training-set sizes N (total, balanced: N_k = N / K) of subspace dimension d, from N / d_intr."""
+    per_class = sorted({max(1, round(r * d)) for r in MU["N_over_d_intr"]})
+    return [MU["K"] * nk for nk in per_class]
+
+
+MU_CELLS = [
+    f"d{d}_N{N}_seed{s}" for d in MU["d_values"] for N in molrg_unet_sizes(d) for s in MU["seeds"]
+]
+MU_NET = {k: MU[k] for k in ("width", "channel_mult", "num_blocks", "attn_resolutions", "dropout")}
+MU_TRAIN = {
+    k: MU[k]
+    for k in (
+        "precond",
+        "iterations",
+        "batch_size",
+        "lr",
+        "lr_rampup_kimg",
+        "ema_halflife_kimg",
+        "ema_rampup_ratio",
+        "xflip",
+        "checkpoint_every",
+        "log_every",
+    )
+}
+MU_HEUN = {k: MU[k] for k in ("num_steps", "sigma_min", "sigma_max", "rho")}
+MU_RES = MU["resources"]
+
+
+wildcard_constraints:
+    mu_d=r"\d+",
+    mu_N=r"\d+",
+    mu_seed=r"\d+",
+
+
+rule molrg_unet_dataset:
+    """One MoLRG training set per (d, N): K orthogonal rank-d bases (shared by every N of this d,
+    so that eps comes from the same distribution), N/K samples per class, as 3 x res x res images."""
+    output:
+        data="results/molrg_unet/data/d{mu_d}_N{mu_N}.npz",
+    log:
+        "results/logs/molrg_unet_dataset/d{mu_d}_N{mu_N}.log",
+    group:
+        "train_grid"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    params:
+        resolution=MU["resolution"],
+        K=MU["K"],
+        basis_seed=lambda wc: derive_seed(config["seed"], "molrg_unet_basis", wc.mu_d),
+        data_seed=lambda wc: derive_seed(config["seed"], "molrg_unet_data", wc.mu_d, wc.mu_N),
+    script:
+        "../scripts/molrg_unet_dataset.py"
+
+
+rule molrg_unet_train:
+    """EDM training of one cell; checkpoints every `checkpoint_every` steps next to model.pt, and a
+    rerun after a kill resumes from the last one and ends with the same weights."""
+    input:
+        data=rules.molrg_unet_dataset.output.data,
+    output:
+        model="results/molrg_unet/models/d{mu_d}_N{mu_N}_seed{mu_seed}/model.pt",
+    log:
+        "results/logs/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+    group:
+        "train_grid"
+    conda:
+        "../../envs/train.yaml"
+    threads: MU["threads"]
+    resources:
+        gpu=MU_RES["gpu"],
+        mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: MU_RES["runtime"] * attempt,
+    params:
+        net=MU_NET,
+        train=MU_TRAIN,
+        seed=lambda wc: derive_seed(config["seed"], "molrg_unet_train", wc.mu_d, wc.mu_N, wc.mu_seed),
+        device=config["device"],
+    script:
+        "../scripts/molrg_unet_train.py"
+
+
+rule molrg_unet_sample:
+    """num_generated float samples of one cell's U-Net with the EDM Heun sampler (no quantisation)."""
+    input:
+        model=rules.molrg_unet_train.output.model,
+    output:
+        samples="results/molrg_unet/samples/d{mu_d}_N{mu_N}_seed{mu_seed}.npz",
+    log:
+        "results/logs/molrg_unet_sample/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+    group:
+        "train_grid"
+    conda:
+        "../../envs/train.yaml"
+    threads: MU["threads"]
+    resources:
+        gpu=MU_RES["gpu"],
+        mem_mb=MU_RES["mem_mb"],
+        runtime=MU_RES["runtime"],
+    params:
+        num=MU["num_generated"],
+        batch=MU["sample_batch"],
+        heun=MU_HEUN,
+        resolution=MU["resolution"],
+        seed=lambda wc: derive_seed(config["seed"], "molrg_unet_sample", wc.mu_d, wc.mu_N, wc.mu_seed),
+        device=config["device"],
+    script:
+        "../scripts/molrg_unet_sample.py"
+
+
+rule molrg_unet_gl:
+    """GL score of one cell: eps = eps_quantile quantile of fresh-sample nearest-training-point
+    distances (Eq. 46, fresh samples of the same MoLRG), GL = fraction of generated samples
+    farther than eps from every training point (Eq. 21)."""
+    input:
+        data=rules.molrg_unet_dataset.output.data,
+        samples=rules.molrg_unet_sample.output.samples,
+    output:
+        row="results/molrg_unet/gl/d{mu_d}_N{mu_N}_seed{mu_seed}.csv",
+    log:
+        "results/logs/molrg_unet_gl/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+    group:
+        "train_grid"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    params:
+        num_fresh=MU["num_fresh"],
+        quantile=MU["eps_quantile"],
+        # fresh samples depend on (d, N) only: every seed of a cell is scored against the same eps
+        fresh_seed=lambda wc: derive_seed(config["seed"], "molrg_unet_fresh", wc.mu_d, wc.mu_N),
+        seed=lambda wc: int(wc.mu_seed),
+    script:
+        "../scripts/molrg_unet_gl.py"
+
+
+rule molrg_unet_gl_table:
+    """Every cell's GL score in one tidy table."""
+    input:
+        rows=expand("results/molrg_unet/gl/{cell}.csv", cell=MU_CELLS),
+    output:
+        table="results/tables/molrg_gl_scores.csv",
+    log:
+        "results/logs/molrg_unet_gl_table/table.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        config_slice=MU,
+        seed=config["seed"],
+    script:
+        "../scripts/molrg_unet_gl_table.py"
+
+
+rule molrg_unet_sigmoid_fit:
+    """Eq. 47 fitted against N/d_intr and against N (all cells, and per d_intr): parameters,
+    residuals, N*/d_intr at fit.threshold with a bootstrap interval over cells."""
+    input:
+        table=rules.molrg_unet_gl_table.output.table,
+    output:
+        fit="results/tables/molrg_sigmoid_fit.csv",
+    log:
+        "results/logs/molrg_unet_sigmoid_fit/fit.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        fit=MU_FIT,
+        seed=derive_seed(config["seed"], "molrg_unet_fit"),
+    script:
+        "../scripts/molrg_unet_fit.py"
+
+
+rule molrg_unet_fig4_left:
+    """Fig 4 left: GL vs N/d_intr (top, log2 axis, colour = d_intr, dashed sigmoid) and GL vs N (bottom)."""
+    input:
+        table=rules.molrg_unet_gl_table.output.table,
+        fit=rules.molrg_unet_sigmoid_fit.output.fit,
+    output:
+        figure=report(
+            f"results/figures/fig4_left_molrg_gl.{MU_FIG_EXT}",
+            caption="../report/fig4_left_molrg_gl.rst",
+            category="Fig 4",
+        ),
+    log:
+        "results/logs/molrg_unet_fig4_left/figure.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        style=config["plot"],
+        threshold=MU_FIT["threshold"],
+        columns={"x": "N_over_d_intr", "n": "N", "hue": "d_intr", "gl": "gl"},
+        labels={
+            "title": "U-Nets on MoLRG (n = {})".format(3 * MU["resolution"] ** 2),
+            "hue": "$d_{intr}$",
+            "x": "$N / d_{intr}$",
+            "n": "$N$",
+        },
+        fit_scope="all",
+    script:
+        "../scripts/plot_gl.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        "results/tables/molrg_gl_scores.csv",
+        "results/tables/molrg_sigmoid_fit.csv",
+        f"results/figures/fig4_left_molrg_gl.{MU_FIG_EXT}",
+    ]
+)

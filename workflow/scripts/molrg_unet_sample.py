@@ -1,0 +1,20 @@
+"""Generate one cell's samples (rule molrg_unet_sample): EDM Heun from seeded latents, kept as
+float32 images (no clipping, no quantisation)."""
+import numpy as np
+import torch
+
+from molrg.runtime import select_device, set_threads, setup_logging
+from molrg.sampler import generate
+from molrg.training import load_denoiser
+
+p = snakemake.params
+log = setup_logging(snakemake.log[0])
+set_threads(snakemake.threads)
+device = select_device(p.device)
+D = load_denoiser(snakemake.input.model, device)
+x = generate(D, p.num, (3, p.resolution, p.resolution), p.seed, batch_size=p.batch, device=device,
+             dtype=torch.float32, **dict(p.heun))
+if not torch.isfinite(x).all():
+    raise FloatingPointError(f"{snakemake.input.model}: the sampler produced non-finite values")
+np.savez(snakemake.output.samples, x=x.numpy())
+log.info("%d samples from %s (std %.4f) -> %s", x.shape[0], snakemake.input.model, float(x.std()), snakemake.output.samples)
