@@ -12,7 +12,7 @@ MU_FIG_EXT = config["plot"]["format"]
 
 def molrg_unet_sizes(d):
     """Training-set sizes N (total, balanced: N_k = N / K) of subspace dimension d, from N / d_intr."""
-    per_class = sorted({max(1, round(r * d)) for r in MU["N_over_d_intr"]})
+    per_class = sorted({max(1, int(r * d + 0.5)) for r in MU["N_over_d_intr"]})  # rounded half up
     return [MU["K"] * nk for nk in per_class]
 
 
