@@ -94,11 +94,62 @@ def _realdata(cfg: dict, full: dict) -> None:
 
 
 def _jacobian(cfg: dict, full: dict) -> None:
-    pass
+    if not cfg["sigma_min"] < cfg["sigma_max"]:
+        raise ConfigError(f"jacobian.sigma_min ({cfg['sigma_min']}) must be below jacobian.sigma_max ({cfg['sigma_max']})")
+    if cfg["steps"] is not None:
+        bad = [s for s in cfg["steps"] if s >= cfg["num_steps"]]
+        if bad:
+            raise ConfigError(f"jacobian.steps {bad} outside the trajectory: indices run 0..{cfg['num_steps'] - 1} "
+                              f"(jacobian.num_steps = {cfg['num_steps']}); drop them or use steps: null for all")
+    unknown = [name for name in cfg["datasets"] if name not in full.get("datasets", {})]
+    if unknown:
+        raise ConfigError(f"jacobian.datasets {unknown} are not defined in the `datasets` section "
+                          f"(known: {sorted(full.get('datasets', {}))}); add them there or drop them")
+    chk, eta = cfg["molrg_check"], cfg["eta"]
+    K, d, n = chk["K"], chk["d"], chk["n"]
+    if chk["unet_cells"]:
+        # the U-Nets of issue #3 are compared with the closed form drawn with the same n, K, d
+        mu = full.get("molrg_unet", {})
+        if "K" in mu and mu["K"] != K:
+            raise ConfigError(f"jacobian.molrg_check.K = {K} differs from molrg_unet.K = {mu['K']}: "
+                              f"set them equal to compare the U-Nets with the closed form")
+        if "resolution" in mu and 3 * mu["resolution"] ** 2 != n:
+            raise ConfigError(f"jacobian.molrg_check.n = {n} differs from molrg_unet's n = 3 * resolution^2 = "
+                              f"{3 * mu['resolution'] ** 2}: set them equal")
+        other_d = [c for c in chk["unet_cells"] if not c.startswith(f"d{d}_")]
+        if other_d:
+            raise ConfigError(f"jacobian.molrg_check.unet_cells {other_d} are not of d = {d} "
+                              f"(jacobian.molrg_check.d): use cells d{d}_N<N>_seed<s> or change d")
+    if K * d > n:
+        raise ConfigError(f"jacobian.molrg_check: K*d = {K}*{d} exceeds n = {n}; lower K or d, or raise n")
+    # With equal singular values the Frobenius rule of Eq. 51 can only tell ranks r with
+    # (r - 1) / r <= eta^2 apart: beyond 1/(1 - eta^2) (50 for eta = 0.99) the check is meaningless.
+    if K * d > 1 / (1 - eta**2):
+        raise ConfigError(f"jacobian.molrg_check: K*d = {K * d} is beyond what the rank rule resolves at "
+                          f"jacobian.eta = {eta} (at most {int(1 / (1 - eta**2))}); lower K or d")
+
+
+def _external_file(key: str, path) -> None:
+    """A configured input path must exist unless the pipeline makes it (a path under results/)."""
+    import os
+
+    if path and not str(path).startswith("results/") and not os.path.exists(path):
+        raise ConfigError(f"{key}: file {path!r} not found (relative paths are taken from the working "
+                          f"directory {os.getcwd()}); give an existing path or null")
 
 
 def _editing(cfg: dict, full: dict) -> None:
-    pass
+    if not cfg["t_min"] < cfg["edit_t"]:
+        raise ConfigError(f"editing.t_min ({cfg['t_min']}) must be below editing.edit_t ({cfg['edit_t']})")
+    if cfg["checkpoint_kind"] == "vp_epsilon" and not cfg["checkpoint"]:
+        raise ConfigError("editing.checkpoint_kind = vp_epsilon applies to an external checkpoint: set "
+                          "editing.checkpoint, or use checkpoint_kind: denoiser for the pipeline's U-Nets")
+    needs_dataset = not cfg["checkpoint"] or not cfg["image_file"]  # its U-Net or its images
+    if needs_dataset and cfg["dataset"] not in full.get("datasets", {}):
+        raise ConfigError(f"editing.dataset = {cfg['dataset']!r} is not defined in the `datasets` section "
+                          f"(known: {sorted(full.get('datasets', {}))})")
+    _external_file("editing.checkpoint", cfg["checkpoint"])
+    _external_file("editing.image_file", cfg["image_file"])
 
 
 def check_config(config: dict) -> None:

@@ -10,10 +10,12 @@ the closed-form `MoLRGDenoiser`, the preconditioned U-Nets and the Gaussian base
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
+
+from molrg.sampler import heun_sample
 
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, object], Tensor]
@@ -91,73 +93,44 @@ def numerical_rank(s: Tensor, eta: float = 0.99) -> Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# The deterministic EDM Heun trajectory (spec §2.4, §7)
+# Rank along the deterministic EDM Heun trajectory (spec §2.4, §7)
 # --------------------------------------------------------------------------------------------
-def edm_sigma_steps(num_steps: int = 18, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> Tensor:
-    """The EDM noise levels sigma_0 = sigma_max > ... > sigma_{N-1} = sigma_min (float64, no
-    trailing zero): sigma_i = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho."""
-    if num_steps < 2:
-        raise ValueError(f"num_steps must be >= 2, got {num_steps}")
-    i = torch.arange(num_steps, dtype=torch.float64)
-    a, b = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
-    return (a + i / (num_steps - 1) * (b - a)) ** rho
-
-
-def heun_states(denoiser: Denoiser, latents: Tensor, sigmas: Tensor) -> Iterator[tuple[int, float, Tensor]]:
-    """Yield the pre-step states (i, sigma_i, x_i) of the deterministic EDM Heun sampler
-    (S_churn = 0) started at x_0 = sigma_0 * latents, for i = 0 .. len(sigmas) - 1.
-
-    The sampler steps to sigmas[i + 1] and finally to sigma = 0 (Euler only on that last step),
-    exactly the 18-step trajectory of the authors' jacobian.py; the state after the last step
-    (the sample) is not yielded. The caller may run expensive work on each yielded state.
-    """
-    sig = [float(s) for s in sigmas] + [0.0]
-    x = latents * sig[0]
-    for i in range(len(sig) - 1):
-        yield i, sig[i], x
-        with torch.no_grad():
-            s, s_next = sig[i], sig[i + 1]
-            d = (x - denoiser(x, s)) / s
-            x_next = x + (s_next - s) * d
-            if s_next > 0:  # 2nd-order correction, except on the final step to sigma = 0
-                d2 = (x_next - denoiser(x_next, s_next)) / s_next
-                x_next = x + (s_next - s) * 0.5 * (d + d2)
-            x = x_next
-
-
 def rank_along_trajectory(
     denoiser: Denoiser,
     latents: Tensor,
-    sigmas: Tensor,
+    num_steps: int = 18,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
     steps: Sequence[int] | None = None,
     eta: float = 0.99,
     chunk_size: int = 256,
     on_step: Callable[[int, float], None] | None = None,
 ) -> dict:
-    """Numerical rank of J = dD/dx at the pre-step states of the Heun trajectory of each latent.
+    """Numerical rank of J = dD/dx at the pre-step states (x_i, sigma_i) of the deterministic EDM
+    Heun trajectory (molrg.sampler.heun_sample, S_churn = 0) started at x_0 = sigma_max * z for
+    each latent z: the authors' `edm/jacobian.py` experiment, batched over the latents.
 
-    `steps`: which step indices get a Jacobian (None: all). The trajectory itself always runs
-    the full sigma grid, so skipping Jacobians does not change the states. Returns numpy arrays
-    `steps` (S,), `sigma` (S,), `rank` (B, S) and `singular_values` (B, S, n).
+    `steps`: the step indices that get a Jacobian (None: all). The trajectory itself always runs
+    the full grid, so skipping Jacobians does not change the states. Returns numpy arrays
+    `steps` (S,), `sigma` (S,), `rank` (B, S) and `singular_values` (B, S, n) (float32).
     """
-    wanted = set(range(len(sigmas))) if steps is None else set(int(s) for s in steps)
-    bad = sorted(s for s in wanted if not 0 <= s < len(sigmas))
+    wanted = list(range(num_steps)) if steps is None else sorted(set(int(s) for s in steps))
+    bad = [s for s in wanted if not 0 <= s < num_steps]
     if bad:
-        raise ValueError(f"Jacobian steps {bad} outside the {len(sigmas)}-step trajectory")
-    out_steps, out_sigma, ranks, svals = [], [], [], []
-    for i, s, x in heun_states(denoiser, latents, sigmas):
-        if i not in wanted:
-            continue
+        raise ValueError(f"Jacobian steps {bad} outside the {num_steps}-step trajectory (0..{num_steps - 1})")
+    _, trajectory = heun_sample(denoiser, latents, num_steps, sigma_min, sigma_max, rho, return_trajectory=True)
+    ranks, svals = [], []
+    for i in wanted:
+        x, s = trajectory[i]
         sv = singular_values(jacobian(denoiser, x, s, chunk_size))
-        out_steps.append(i)
-        out_sigma.append(s)
         ranks.append(numerical_rank(sv, eta).cpu().numpy())
         svals.append(sv.float().cpu().numpy())
         if on_step is not None:
             on_step(i, s)
     return {
-        "steps": np.asarray(out_steps, dtype=np.int64),
-        "sigma": np.asarray(out_sigma, dtype=np.float64),
+        "steps": np.asarray(wanted, dtype=np.int64),
+        "sigma": np.asarray([trajectory[i][1] for i in wanted], dtype=np.float64),
         "rank": np.stack(ranks, axis=1),
         "singular_values": np.stack(svals, axis=1),
     }

@@ -8,8 +8,6 @@ import pytest
 import torch
 
 from molrg.jacobian import (
-    edm_sigma_steps,
-    heun_states,
     intrinsic_dimension,
     jacobian,
     nearest_step,
@@ -18,6 +16,7 @@ from molrg.jacobian import (
     singular_values,
 )
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, sample_balanced, standard_molrg
+from molrg.sampler import edm_sigma_steps
 
 
 class LinearDenoiser(torch.nn.Module):
@@ -94,41 +93,27 @@ def test_closed_form_molrg_jacobian_rank_is_d_at_small_sigma_and_Kd_when_mixed()
     assert numerical_rank(singular_values(jacobian(D, z, 80.0))).tolist() == [K * d] * 4
 
 
-def test_edm_grid_and_the_fixed_table2_step():
-    s = edm_sigma_steps(18)
-    assert len(s) == 18 and float(s[0]) == pytest.approx(80.0) and float(s[-1]) == pytest.approx(0.002)
+def test_fixed_table2_step_on_the_edm_grid():
+    s = edm_sigma_steps(18)[:-1]  # molrg.sampler's grid (issue #3) without the final 0
     assert float(s[3]) == pytest.approx(28.37, abs=0.01)  # spec §7
     assert nearest_step(s.tolist(), 28.4) == 3
     # a coarser grid (80, 24.4, 5.84, ...): the nearest sigma in log scale is 24.4, step 1
-    assert nearest_step(edm_sigma_steps(6).tolist(), 28.4) == 1
+    assert nearest_step(edm_sigma_steps(6)[:-1].tolist(), 28.4) == 1
     assert nearest_step([80.0, 20.0, 1.0], 30.0) == 1  # log(30/20) < log(80/30)
-
-
-def test_heun_states_follow_the_sampler_from_sigma_max_times_the_latent():
-    D, U, g = _molrg(16, 2, 3)
-    z = torch.randn(2, 16, generator=g, dtype=torch.float64)
-    sig = edm_sigma_steps(10)
-    states = list(heun_states(D, z, sig))
-    assert [i for i, _, _ in states] == list(range(10))
-    assert [s for _, s, _ in states] == pytest.approx(sig.tolist())
-    torch.testing.assert_close(states[0][2], 80.0 * z)
-    # the last pre-step state (sigma = 0.002) already lies on one of the subspaces
-    x = states[-1][2]
-    resid = torch.stack([(x - x @ U[k] @ U[k].T).norm(dim=1) for k in range(2)]).min(0).values
-    assert (resid < 0.01 * x.norm(dim=1)).all()
 
 
 def test_rank_along_trajectory_of_closed_form_molrg_goes_from_Kd_to_d():
     n, K, d = 24, 2, 3
     D, _, g = _molrg(n, K, d)
     z = torch.randn(3, n, generator=g, dtype=torch.float64)
-    out = rank_along_trajectory(D, z, edm_sigma_steps(18), steps=[0, 3, 17], chunk_size=10)
+    out = rank_along_trajectory(D, z, 18, steps=[17, 0, 3], chunk_size=10)
     assert out["steps"].tolist() == [0, 3, 17]
+    assert out["sigma"].tolist() == pytest.approx(edm_sigma_steps(18)[[0, 3, 17]].tolist())
     assert out["rank"].shape == (3, 3) and out["singular_values"].shape == (3, 3, n)
     assert out["rank"][:, 0].tolist() == [K * d] * 3  # sigma = 80: mixed
     assert out["rank"][:, -1].tolist() == [d] * 3  # sigma = 0.002: one component
     with pytest.raises(ValueError, match="outside"):
-        rank_along_trajectory(D, z, edm_sigma_steps(18), steps=[18])
+        rank_along_trajectory(D, z, 18, steps=[18])
 
 
 def test_intrinsic_dimension_takes_the_lowest_mean_rank_and_the_fixed_sigma_step():

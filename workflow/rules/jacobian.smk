@@ -1,1 +1,219 @@
-# rules: jacobian (filled by its issue)
+# Issue #5. Fig 7 and Table 2: intrinsic dimension from the numerical rank of the denoiser's
+# Jacobian along the Heun trajectory (spec §7); the closed-form MoLRG ground-truth check; Fig 5:
+# edits along the Jacobian's leading singular vectors after DDIM inversion (spec §8).
+# Notes for the README: docs/jacobian.md.
+
+JAC = config["jacobian"]
+EDIT = config["editing"]
+FIG_EXT = config["plot"]["format"]
+
+
+# The settings that change the numbers (resources and threads stay out: editing them must not
+# rerun anything).
+JAC_NUMERIC = {
+    k: JAC[k]
+    for k in ("num_steps", "sigma_min", "sigma_max", "rho", "steps", "eta", "chunk_size")
+}
+
+
+rule jacobian_rank:
+    """Rank of dD/dx at the pre-step states of one seeded Heun trajectory of a dataset's U-Net."""
+    input:
+        model=RESULTS + "/realdata/{dataset}/unet/model.pt",
+        manifest=RESULTS + "/data/{dataset}/manifest.json",
+    output:
+        npz=RESULTS + "/jacobian/{dataset}/noise{noise}.npz",
+    wildcard_constraints:
+        dataset=r"[A-Za-z0-9_\-]+",
+        noise=r"\d+",
+    params:
+        seed=config["seed"],
+        device=config["device"],
+        **JAC_NUMERIC,
+    log:
+        RESULTS + "/logs/jacobian_rank/{dataset}_noise{noise}.log",
+    threads: JAC["threads"]
+    resources:
+        gpu=JAC["resources"]["gpu"],
+        mem_mb=JAC["resources"]["mem_mb"],
+        runtime=JAC["resources"]["runtime"],
+    group:
+        "jacobian"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/jacobian_rank.py"
+
+
+rule jacobian_tables:
+    """The tidy rank table of all datasets and noises, and Table 2 (contract in DEVELOPING.md)."""
+    input:
+        npz=expand(
+            RESULTS + "/jacobian/{dataset}/noise{noise}.npz",
+            dataset=JAC["datasets"],
+            noise=range(JAC["num_noises"]),
+        ),
+    output:
+        ranks=RESULTS + "/tables/jacobian_rank.csv",
+        table2=RESULTS + "/tables/table2_intrinsic_dimension.csv",
+    params:
+        seed=config["seed"],
+        datasets=JAC["datasets"],
+        fixed_sigma=JAC["fixed_sigma"],
+        config={**JAC_NUMERIC, "datasets": JAC["datasets"], "num_noises": JAC["num_noises"], "fixed_sigma": JAC["fixed_sigma"]},
+    log:
+        RESULTS + "/logs/jacobian_tables/jacobian_tables.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/jacobian_tables.py"
+
+
+rule jacobian_molrg:
+    """Ground truth: rank along the trajectory of the closed-form MoLRG denoiser (d at small
+    sigma, K*d at large sigma) and, if configured, of U-Nets trained on MoLRG (issue #3)."""
+    input:
+        unets=[
+            RESULTS + f"/molrg_unet/models/{cell}/model.pt"
+            for cell in JAC["molrg_check"]["unet_cells"]
+        ],
+    output:
+        table=RESULTS + "/tables/jacobian_molrg_rank.csv",
+    params:
+        seed=config["seed"],
+        device=config["device"],
+        check=JAC["molrg_check"],
+        unet_cells=JAC["molrg_check"]["unet_cells"],
+        provenance={**JAC_NUMERIC, "molrg_check": JAC["molrg_check"]},
+        **{k: JAC_NUMERIC[k] for k in ("num_steps", "sigma_min", "sigma_max", "rho", "eta", "chunk_size")},
+    log:
+        RESULTS + "/logs/jacobian_molrg/jacobian_molrg.log",
+    threads: JAC["threads"]
+    resources:
+        gpu=JAC["resources"]["gpu"],
+        mem_mb=JAC["resources"]["mem_mb"],
+        runtime=JAC["resources"]["runtime"],
+    group:
+        "jacobian"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/jacobian_molrg.py"
+
+
+rule plot_fig7:
+    input:
+        ranks=RESULTS + "/tables/jacobian_rank.csv",
+        table2=RESULTS + "/tables/table2_intrinsic_dimension.csv",
+    output:
+        fig=RESULTS + f"/figures/fig7_jacobian_rank.{FIG_EXT}",
+    params:
+        kind="fig7",
+        eta=JAC["eta"],
+        style=config["plot"],
+    log:
+        RESULTS + "/logs/plot_fig7/plot_fig7.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot_jacobian.py"
+
+
+rule plot_jacobian_molrg:
+    input:
+        table=RESULTS + "/tables/jacobian_molrg_rank.csv",
+    output:
+        fig=RESULTS + f"/figures/jacobian_molrg_rank.{FIG_EXT}",
+    params:
+        kind="molrg",
+        eta=JAC["eta"],
+        style=config["plot"],
+    log:
+        RESULTS + "/logs/plot_jacobian_molrg/plot_jacobian_molrg.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot_jacobian.py"
+
+
+# --- Fig 5: editing ---------------------------------------------------------------------------
+def editing_inputs(wildcards):
+    """The checkpoint (a configured path, possibly one this pipeline trains, else the dataset's
+    reference U-Net) and the image source (a configured image file, else the dataset's train.npz)."""
+    ins = {"model": EDIT["checkpoint"] or f"{RESULTS}/realdata/{EDIT['dataset']}/unet/model.pt"}
+    if EDIT["image_file"]:
+        ins["image"] = EDIT["image_file"]
+    else:
+        ins["data"] = f"{RESULTS}/data/{EDIT['dataset']}/train.npz"
+    return ins
+
+
+EDIT_NUMERIC = {
+    k: EDIT[k]
+    for k in (
+        "checkpoint_kind", "image_file", "image_size", "image_index", "edit_t", "ddim_steps",
+        "t_min", "num_vectors", "strengths", "power_iters", "tol",
+    )
+}
+
+
+rule editing:
+    """DDIM inversion to t = edit_t T, leading singular vectors of the Jacobian there, edits and
+    DDIM back; a random unit direction as the baseline."""
+    input:
+        unpack(editing_inputs),
+    output:
+        npz=RESULTS + "/editing/edits.npz",
+        table=RESULTS + "/tables/editing_distances.csv",
+    params:
+        seed=config["seed"],
+        device=config["device"],
+        source_name=EDIT["checkpoint"] or EDIT["dataset"],
+        batch_size=EDIT["batch_size"],
+        provenance={**EDIT_NUMERIC, "dataset": EDIT["dataset"], "checkpoint": EDIT["checkpoint"]},
+        **EDIT_NUMERIC,
+    log:
+        RESULTS + "/logs/editing/editing.log",
+    threads: EDIT["threads"]
+    resources:
+        gpu=EDIT["resources"]["gpu"],
+        mem_mb=EDIT["resources"]["mem_mb"],
+        runtime=EDIT["resources"]["runtime"],
+    group:
+        "editing"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/editing_run.py"
+
+
+rule plot_fig5:
+    input:
+        npz=RESULTS + "/editing/edits.npz",
+    output:
+        fig=RESULTS + f"/figures/fig5_editing.{FIG_EXT}",
+    params:
+        style=config["plot"],
+    log:
+        RESULTS + "/logs/plot_fig5/plot_fig5.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot_editing.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        RESULTS + "/tables/jacobian_rank.csv",
+        RESULTS + "/tables/table2_intrinsic_dimension.csv",
+        RESULTS + f"/figures/fig7_jacobian_rank.{FIG_EXT}",
+        RESULTS + "/tables/jacobian_molrg_rank.csv",
+        RESULTS + f"/figures/jacobian_molrg_rank.{FIG_EXT}",
+        RESULTS + "/tables/editing_distances.csv",
+        RESULTS + f"/figures/fig5_editing.{FIG_EXT}",
+    ]
+)

@@ -1,0 +1,49 @@
+"""Figure rule of Fig 5: the edit grid (rows: singular vectors v_1..v_k and the random direction;
+columns: the strengths lambda), with the original image and the DDIM reconstruction."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from molrg.provenance import save_figure  # noqa: E402
+from molrg.runtime import setup_logging  # noqa: E402
+
+p = snakemake.params  # noqa: F821
+log = setup_logging(snakemake.log[0], "plot")  # noqa: F821
+style = p.style
+plt.rcParams.update({"font.size": 9 * style["font_scale"]})
+
+
+def to_display(x: np.ndarray) -> np.ndarray:
+    """(C, H, W) in [-1, 1] -> an array imshow takes (grey for one channel)."""
+    img = np.clip((x + 1) / 2, 0, 1)
+    return img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+
+
+with np.load(snakemake.input.npz) as z:  # noqa: F821
+    edited, strengths, names, gains = z["edited"], z["strengths"], z["directions"], z["gains"]
+    original, recon, t_edit = z["original"], z["reconstruction"], float(z["t_edit"])
+
+m, L = edited.shape[:2]
+fig, axes = plt.subplots(m, L + 2, figsize=(1.1 * (L + 2), 1.15 * m + 0.4), squeeze=False)
+cmap = "gray" if original.shape[0] == 1 else None
+for i in range(m):
+    row = axes[i]
+    panels = [original, recon] + [edited[i, j] for j in range(L)]
+    for ax, img in zip(row, panels):
+        ax.imshow(to_display(img), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    row[2].set_ylabel(f"{names[i]}\n|J v| = {gains[i]:.3g}", fontsize="small")
+    if i > 0:  # the original and the reconstruction only once, on the first row
+        row[0].set_visible(False)
+        row[1].set_visible(False)
+axes[0, 0].set_title("original", fontsize="small")
+axes[0, 1].set_title("DDIM recon.", fontsize="small")
+for j, lam in enumerate(strengths):
+    axes[0, j + 2].set_title(f"lambda = {lam:+g}", fontsize="small")
+fig.suptitle(f"Edits x_t + lambda v at t = {t_edit:g} T, then DDIM to t = 0", fontsize="small")
+fig.tight_layout()
+save_figure(fig, snakemake.output.fig, {"plot": dict(style)}, dpi=style["dpi"])  # noqa: F821
+log.info("wrote %s", snakemake.output.fig)  # noqa: F821
