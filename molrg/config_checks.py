@@ -73,8 +73,8 @@ def _realdata(cfg: dict, full: dict) -> None:
     gl = cfg["gl"]
     for name in cfg["gl_datasets"]:
         cap = data[name]["max_train"]
-        if cap is not None and max(gl["N"]) > cap:
-            raise ConfigError(f"realdata.gl.N goes up to {max(gl['N'])} but datasets.{name}.max_train = {cap}")
+        if cap is not None and min(gl["N"]) > cap:  # larger sizes are left out per dataset
+            raise ConfigError(f"realdata.gl.N: every size exceeds datasets.{name}.max_train = {cap}")
         if gl["d_intr_source"] == "config" and name not in gl["d_intr"]:
             raise ConfigError(f"realdata.gl.d_intr has no value for '{name}' (needed with d_intr_source: config)")
     if gl["d_intr_source"] == "table2":

@@ -9,11 +9,29 @@ RD_TABLE1 = RD["table1_datasets"]
 RD_GL = RD["gl_datasets"]
 RD_FID = list(dict.fromkeys(RD_TABLE1 + RD_GL))  # every dataset with a trained U-Net
 RD_MODELS = ["unet", "gaussian", "molrg"]
-RD_CELLS = [f"N{N}_seed{s}" for N in RD["gl"]["N"] for s in range(RD["gl"]["repeats"])]
+# GL grid cells per dataset; sizes beyond a dataset's max_train are left out (AFHQ: ~14.6k images)
+RD_CELLS = {
+    name: [
+        f"N{N}_seed{s}"
+        for N in RD["gl"]["N"]
+        if N <= (config["datasets"][name]["max_train"] or N)
+        for s in range(RD["gl"]["repeats"])
+    ]
+    for name in RD_GL
+}
 RD_NAMES = "|".join(config["datasets"])
 RD_TRAIN, RD_SAMPLE = RD["resources"]["train"], RD["resources"]["sample"]
 # the descriptor settings that change numbers (the SSCD file enters as a path)
 RD_DESCRIPTOR = {k: RD["descriptor"][k] for k in ("kind", "sscd_path", "threshold")}
+RD_DESCRIPTOR_LABEL = {
+    "sscd": "SSCD",
+    "classifier": "classifier features",
+    "pixel": "pixel cosine",
+}[RD["descriptor"]["kind"]] + (
+    f", threshold {RD['descriptor']['threshold']}"
+    if RD["descriptor"]["threshold"] is not None
+    else f", threshold calibrated ({RD['gl']['quantile']} quantile, {RD['gl']['calibration']})"
+)
 # the dataset's classifier, as an input only where the GL descriptor / the FID features need it
 RD_CLASSIFIER = {"classifier": "results/realdata/{dataset}/classifier/model.pt"}
 RD_CLASSIFIER_GL = RD_CLASSIFIER if RD["descriptor"]["kind"] == "classifier" else {}
@@ -32,7 +50,7 @@ RD_GL_TABLE_INPUTS = {
     "gl": [
         f"results/realdata/{name}/gl_models/{cell}/gl.json"
         for name in RD_GL
-        for cell in RD_CELLS
+        for cell in RD_CELLS[name]
     ],
     **(
         {"table2": "results/tables/table2_intrinsic_dimension.csv"}
@@ -49,8 +67,7 @@ RD_FID_SAMPLES = {
     ]
     + [
         f"results/realdata/{name}/gl_models/{c}/samples.npz"
-        for c in RD_CELLS
-        if name in RD_GL
+        for c in RD_CELLS.get(name, [])
     ]
     for name in RD_FID
 }
@@ -234,7 +251,11 @@ rule plot_fig1:
     input:
         **RD_TABLE1_SAMPLES,
     output:
-        fig=f"results/figures/fig1_samples.{RD_FIG_EXT}",
+        fig=report(
+            f"results/figures/fig1_samples.{RD_FIG_EXT}",
+            caption="../report/fig1_samples.rst",
+            category="Fig 1",
+        ),
     log:
         "results/logs/plot_fig1/fig1.log",
     localrule: True
@@ -334,10 +355,15 @@ rule realdata_gl_table:
         "../../envs/analysis.yaml"
     params:
         gl=RD["gl"],
+        fit=config["fit"],
         descriptor_kind=RD["descriptor"]["kind"],
         seed=config["seed"],
         config_slice={
-            k: RD[k] for k in ("gl_datasets", "gl_unet", "sampler", "gl", "descriptor")
+            **{
+                k: RD[k]
+                for k in ("gl_datasets", "gl_unet", "sampler", "gl", "descriptor")
+            },
+            "fit": config["fit"],
         },
     script:
         "../scripts/realdata_gl_table.py"
@@ -391,15 +417,56 @@ rule realdata_fid_table:
         "../scripts/realdata_fid_table.py"
 
 
+rule plot_fig4_right:
+    """Fig 4 right: GL of the real-data U-Nets vs N/d_intr (top) and vs N (bottom), one colour per
+    dataset, pooled sigmoid fits; drawn by issue #3's plot_gl.py (as Fig 4 left)."""
+    input:
+        table="results/tables/real_gl_scores.csv",
+        fit="results/tables/real_sigmoid_fit.csv",
+    output:
+        figure=report(
+            f"results/figures/fig4_right_real_gl.{RD_FIG_EXT}",
+            caption="../report/fig4_right_real_gl.rst",
+            category="Fig 4",
+        ),
+    log:
+        "results/logs/plot_fig4_right/figure.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        style=config["plot"],
+        threshold=config["fit"]["threshold"],
+        columns={"x": "N_over_d_intr", "n": "N", "hue": "dataset", "gl": "gl"},
+        labels={
+            "title": f"U-Nets on real images; GL descriptor: {RD_DESCRIPTOR_LABEL}",
+            "hue": "dataset",
+            "x": "$N / d_{intr}$",
+            "n": "$N$",
+        },
+        fit_scope="all",
+    script:
+        "../scripts/plot_gl.py"
+
+
 FINAL_OUTPUTS.extend(
-    [
-        "results/tables/table1_eq8_distance.csv",
-        "results/tables/table1_eq8_distance.md",
-        f"results/figures/fig1_samples.{RD_FIG_EXT}",
-        "results/tables/real_gl_scores.csv",
-        "results/tables/real_sigmoid_fit.csv",
-        "results/tables/fid.csv",
-    ]
-    if RD_TABLE1 or RD_GL
-    else []
+    (
+        [
+            "results/tables/table1_eq8_distance.csv",
+            "results/tables/table1_eq8_distance.md",
+            f"results/figures/fig1_samples.{RD_FIG_EXT}",
+        ]
+        if RD_TABLE1
+        else []
+    )
+    + (
+        [
+            "results/tables/real_gl_scores.csv",
+            "results/tables/real_sigmoid_fit.csv",
+            f"results/figures/fig4_right_real_gl.{RD_FIG_EXT}",
+        ]
+        if RD_GL
+        else []
+    )
+    + (["results/tables/fid.csv"] if RD_FID else [])
 )

@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from molrg.datasets import to_uint8  # noqa: E402
 from molrg.provenance import save_figure  # noqa: E402
 from molrg.runtime import setup_logging  # noqa: E402
 
@@ -21,7 +20,7 @@ ROWS = (("unet", "U-Net"), ("gaussian", "Gaussian"), ("molrg", "MoLRG"))
 
 def strip(x: np.ndarray, gap: int = 1) -> np.ndarray:
     """Images (k, C, H, W) in [-1, 1] side by side, separated by white gaps: uint8 (H, k(W+gap)-gap, 3)."""
-    u = to_uint8(x)
+    u = np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
     if u.shape[-1] == 1:
         u = np.repeat(u, 3, axis=-1)
     k, H, W, _ = u.shape

@@ -44,8 +44,8 @@ for scope, g in groups:
             fits.append({**base, "x_variable": x_name, "status": "skipped: fewer than 2 distinct x"})
             continue
         try:
-            r = fit_report(g[x_name].to_numpy(), g.gl.to_numpy(), x_name, gl["fit_threshold"], gl["n_boot"],
-                           seed=p.seed)
+            r = fit_report(g[x_name].to_numpy(), g.gl.to_numpy(), x_name, p.fit["threshold"], p.fit["n_boot"],
+                           p.fit["ci"], seed=p.seed)
             fits.append({**base, **r, "status": "ok"})
         except (RuntimeError, ValueError) as e:  # too few or degenerate points: keep a row that says so
             fits.append({**base, "x_variable": x_name, "status": f"failed: {e}"})
