@@ -2,6 +2,9 @@
 # Table 1 (Eq. 8 distances from shared initial noises) and Fig 1; Fig 4 right (GL score of U-Nets
 # trained on growing real subsets, sigmoid fits against N/d_intr and N); FID of every sample set.
 # Spec §5, §6.1, §6.4, §10. Notes for the README: docs/realdata.md.
+# SLURM: U-Net training, its samples and GL evaluation are in group train_real (a cell's jobs run
+# in one SLURM job, several cells per job); the classifier and FID jobs gather a whole dataset and
+# stay ungrouped, so that they do not fuse every cell of a dataset into one group job.
 
 RD = config["realdata"]
 RD_FIG_EXT = config["plot"]["format"]
@@ -136,8 +139,6 @@ rule realdata_classifier:
         "results/logs/realdata_classifier/{dataset}.log",
     wildcard_constraints:
         dataset=RD_NAMES,
-    group:
-        "train_real"
     conda:
         "../../envs/train.yaml"
     threads: RD_TRAIN["threads"]
@@ -196,7 +197,7 @@ rule realdata_sample:
         dataset=RD_NAMES,
         model="|".join(RD_MODELS),
     group:
-        "sample_real"
+        "train_real"
     conda:
         "../../envs/train.yaml"
     threads: RD_SAMPLE["threads"]
@@ -381,8 +382,6 @@ rule realdata_fid:
         "results/logs/realdata_fid/{dataset}.log",
     wildcard_constraints:
         dataset=RD_NAMES,
-    group:
-        "sample_real"
     conda:
         "../../envs/train.yaml"
     threads: RD_SAMPLE["threads"]
