@@ -137,3 +137,41 @@ def test_vp_epsilon_wrapper_and_torchscript_loading(tmp_path):
     assert not is_torchscript(tmp_path / "plain.pt")
     with pytest.raises(FileNotFoundError, match="not found"):
         load_checkpoint_denoiser(tmp_path / "missing.pt", "cpu")
+
+
+# --- configuration: schema and cross-field checks of the `editing` section -------------------
+def _config():
+    from pathlib import Path
+
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+
+
+def test_editing_schema_and_cross_checks(tmp_path):
+    from pathlib import Path
+
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from molrg.config_checks import ConfigError, _editing
+
+    schema = str(Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "editing.schema.yaml")
+    full = _config()
+    cfg = full["editing"]
+    validate(dict(cfg), schema)
+    _editing(cfg, full)
+    for bad in ({"edit_t": 1.5}, {"strengths": []}, {"checkpoint_kind": "ddpm"}, {"extra": 0}):
+        with pytest.raises(WorkflowError):
+            validate({**cfg, **bad}, schema)
+    with pytest.raises(ConfigError, match="editing.checkpoint"):
+        _editing({**cfg, "checkpoint": str(tmp_path / "missing.pt")}, full)
+    with pytest.raises(ConfigError, match="editing.t_min"):
+        _editing({**cfg, "t_min": 0.8}, full)
+    with pytest.raises(ConfigError, match="editing.dataset"):
+        _editing({**cfg, "dataset": "nope"}, full)
+    # a path under results/ is made by the pipeline (any checkpoint it trains) and is not checked
+    _editing({**cfg, "checkpoint": "results/molrg_unet/models/d4_N256_seed0/model.pt"}, full)
+    existing = tmp_path / "metfaces.pt"
+    existing.write_bytes(b"x")
+    _editing({**cfg, "checkpoint": str(existing), "checkpoint_kind": "vp_epsilon"}, full)

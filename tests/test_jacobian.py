@@ -123,3 +123,54 @@ def test_intrinsic_dimension_takes_the_lowest_mean_rank_and_the_fixed_sigma_step
     out = intrinsic_dimension(steps, sigmas, ranks, fixed_sigma=40.0)
     assert (out["step_min"], out["sigma_min"], out["d_intr_min"]) == (3, 28.37, 14.0)
     assert (out["step_fixed"], out["sigma_fixed"], out["d_intr_fixed"]) == (2, 40.8, 19.0)
+
+
+# --- configuration: schema and cross-field checks of the `jacobian` section ------------------
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def _config():
+    import yaml
+
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def _validate(section: dict, name: str):
+    from snakemake.utils import validate
+
+    validate(section, str(REPO / "workflow" / "schemas" / f"{name}.schema.yaml"))
+
+
+def test_jacobian_schema_accepts_the_default_and_rejects_bad_values():
+    import copy
+
+    from snakemake.exceptions import WorkflowError
+
+    cfg = _config()["jacobian"]
+    _validate(copy.deepcopy(cfg), "jacobian")
+    for bad in ({"eta": 1.0}, {"num_noises": 0}, {"steps": [-1]}, {"unknown_key": 1},
+                {"molrg_check": {**cfg["molrg_check"], "unet_cells": ["d4_N256"]}}):
+        with pytest.raises(WorkflowError):
+            _validate({**copy.deepcopy(cfg), **bad}, "jacobian")
+
+
+def test_jacobian_cross_checks_name_the_key():
+    import copy
+
+    from molrg.config_checks import ConfigError, _jacobian
+
+    full = _config()
+    _jacobian(full["jacobian"], full)  # the default passes
+    cases = [
+        ({"steps": [0, 18]}, "jacobian.steps"),
+        ({"datasets": ["no_such_set"]}, "jacobian.datasets"),
+        ({"sigma_min": 100.0}, "jacobian.sigma_min"),
+        ({"molrg_check": {**full["jacobian"]["molrg_check"], "K": 3}}, "molrg_unet.K"),
+        ({"molrg_check": {**full["jacobian"]["molrg_check"], "d": 30, "unet_cells": []}}, "exceeds n"),
+        # K*d = 60 fits in n = 200 but equal singular values beyond 1/(1 - 0.99^2) ~ 50 are not resolved
+        ({"molrg_check": {**full["jacobian"]["molrg_check"], "n": 200, "d": 30, "unet_cells": []}}, "rank rule resolves"),
+    ]
+    for change, key in cases:
+        cfg = {**copy.deepcopy(full["jacobian"]), **change}
+        with pytest.raises(ConfigError, match=key):
+            _jacobian(cfg, full)
