@@ -5,6 +5,7 @@ names match the rules. The real-cluster proof is tests/test_slurm.py."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def test_profile_settings(monkeypatch, tmp_path):
     # groups batch grid cells, capped to one node, with GPUs counted per group job
     assert set(as_map(p["group-components"])) == GROUPS
     caps = as_map(p["resources"])
-    assert int(caps["gpu"]) >= 1 and int(caps["mem_mb"]) > 0 and int(p["cores"]) >= 1
+    # only caps that Snakemake re-applies inside the SLURM job (cores; gpu as a safety net): a
+    # memory cap would plan the group narrower outside than inside, and srun refuses the step
+    assert set(caps) == {"gpu"} and int(caps["gpu"]) >= 1 and int(p["cores"]) >= 1
     assert as_map(p["set-resource-scopes"]) == {"gpu": "local"}
     # retries with resources that grow per attempt
     assert int(p["retries"]) >= 1
@@ -65,11 +68,13 @@ def test_profile_settings(monkeypatch, tmp_path):
     # nothing site-specific unless the site says so
     assert "slurm_partition" not in defaults and "slurm_account" not in defaults
     assert "set-resources" not in p and "slurm-qos" not in p
+    # GPU rules: a node's CPUs per GPU as threads (defaults: 8 CPUs, 1 GPU)
+    assert p["set-threads"] and all(t.endswith("=8") for t in p["set-threads"])
 
 
 def test_site_values_from_environment(monkeypatch, tmp_path):
     env = {"MOLRG_SLURM_PARTITION": "gpu-a100", "MOLRG_SLURM_ACCOUNT": "lab42", "MOLRG_SLURM_QOS": "short",
-           "MOLRG_SLURM_NODE_CPUS": "32", "MOLRG_SLURM_NODE_GPUS": "4", "MOLRG_SLURM_NODE_MEM_MB": "256000",
+           "MOLRG_SLURM_NODE_CPUS": "32", "MOLRG_SLURM_NODE_GPUS": "4",
            "MOLRG_SLURM_RETRIES": "0", "MOLRG_SLURM_JOBS": "7"}
     p = render(monkeypatch, env, path=fake_sacct(tmp_path, 0))
     defaults = as_map(p["default-resources"])
@@ -77,19 +82,22 @@ def test_site_values_from_environment(monkeypatch, tmp_path):
     assert defaults["slurm_partition"] == "'gpu-a100'" and defaults["slurm_account"] == "'lab42'"
     assert eval(defaults["slurm_partition"]) == "gpu-a100"
     assert p["slurm-qos"] == "short" and p["cores"] == "32" and p["retries"] == "0" and p["jobs"] == "7"
-    assert as_map(p["resources"]) == {"gpu": "4", "mem_mb": "256000"}
+    assert as_map(p["resources"]) == {"gpu": "4"}
 
 
 def test_gpu_model_and_partition_go_to_gpu_rules_only(monkeypatch, tmp_path):
-    text = PROFILE.read_text()
-    assert "GPU_RULES = " in text
+    text, n = re.subn(r"GPU_RULES = \[.*\]", "GPU_RULES = ['train_x']", PROFILE.read_text())
+    assert n == 1
     patched = tmp_path / "profile.v9+.yaml"
-    patched.write_text(text.replace("GPU_RULES = ", "GPU_RULES = ['train_x'] + ", 1))
+    patched.write_text(text)
     p = render(monkeypatch, {"MOLRG_SLURM_GPU_MODEL": "h100", "MOLRG_SLURM_GPU_PARTITION": "gpu",
-                             "MOLRG_SLURM_PARTITION": "cpu"}, path=fake_sacct(tmp_path, 0), profile=patched)
+                             "MOLRG_SLURM_PARTITION": "cpu", "MOLRG_SLURM_NODE_CPUS": "8",
+                             "MOLRG_SLURM_NODE_GPUS": "3"}, path=fake_sacct(tmp_path, 0), profile=patched)
     # a gpu_model in default-resources would give every job a GPU (the plugin adds --gpus=model:1)
     assert "gpu_model" not in as_map(p["default-resources"])
     assert sorted(p["set-resources"]) == ["train_x:gpu_model='h100'", "train_x:slurm_partition='gpu'"]
+    # a node's CPUs per GPU, rounded up: the CPU cap then admits at most 2 (<= 3 GPUs) at once
+    assert p["set-threads"] == ["train_x=3"]
 
 
 @pytest.mark.parametrize("sacct,override,expected", [

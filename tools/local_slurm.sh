@@ -9,13 +9,13 @@
 # `up` is idempotent: with everything running it only checks; it restarts a daemon only when its
 # config file changed. Daemons: munged, MariaDB + slurmdbd (accounting, so `sacct` works: the
 # Snakemake SLURM plugin queries job states with sacct by default), slurmctld, slurmd.
-# The node is `hostname -s` on 127.0.0.1, with GPUs declared as fake gres (File=/dev/null):
-# jobs asking --gpus=N are scheduled and see CUDA_VISIBLE_DEVICES, but there is no device.
+# The node is `hostname -s` on 127.0.0.1, with GPUs declared as fake gres (device nodes that are
+# /dev/null): jobs asking --gpus=N are scheduled and see CUDA_VISIBLE_DEVICES, but have no GPU.
 #
 # Settings (environment):
 #   LOCAL_SLURM_BASE        state, spool, logs, database (default /var/lib/molrg-local-slurm)
 #   LOCAL_SLURM_ACCOUNTING  1 (default): MariaDB + slurmdbd; 0: none (then use slurm-status-command: squeue)
-#   LOCAL_SLURM_GPUS        number of fake GPUs on the node (default 1)
+#   LOCAL_SLURM_GPUS        number of fake GPUs on the node (default 2)
 #   LOCAL_SLURM_PARTITION   the one (default) partition (default debug)
 # Only for test machines: the daemons run as root and the accounting database password is a
 # constant (MariaDB listens on 127.0.0.1 only). Notes: docs/slurm.md.
@@ -23,7 +23,7 @@ set -euo pipefail
 
 BASE=${LOCAL_SLURM_BASE:-/var/lib/molrg-local-slurm}
 ACCOUNTING=${LOCAL_SLURM_ACCOUNTING:-1}
-GPUS=${LOCAL_SLURM_GPUS:-1}
+GPUS=${LOCAL_SLURM_GPUS:-2}
 PARTITION=${LOCAL_SLURM_PARTITION:-debug}
 CLUSTER=molrglocal
 NODE=$(hostname -s)
@@ -146,9 +146,14 @@ EOF
 }
 
 write_gres_conf() {
-  # A gpu gres without File= is silently ignored (the node then goes INVAL), hence /dev/null.
+  # A gpu gres needs a device file (without File= it is silently ignored and the node goes INVAL),
+  # and each GPU its own one: character devices with /dev/null's numbers, one per fake GPU.
   local i lines=""
-  for ((i = 0; i < GPUS; i++)); do lines+="NodeName=$NODE Name=gpu File=/dev/null"$'\n'; done
+  mkdir -p "$BASE/dev"
+  for ((i = 0; i < GPUS; i++)); do
+    [ -c "$BASE/dev/gpu$i" ] || mknod "$BASE/dev/gpu$i" c 1 3 || die "mknod $BASE/dev/gpu$i failed"
+    lines+="NodeName=$NODE Name=gpu File=$BASE/dev/gpu$i"$'\n'
+  done
   printf '# Written by tools/local_slurm.sh: fake GPUs\n%s' "$lines" | write_file "$CONF_DIR/gres.conf" 644
 }
 
@@ -207,7 +212,7 @@ start_mariadb() {
 }
 
 start_slurmdbd() {
-  alive "$PID_DBD" || slurmdbd
+  alive "$PID_DBD" || slurmdbd || die "slurmdbd did not start: $(tail -n 3 "$BASE/log/slurmdbd.log")"
   wait_for 30 slurmdbd sacctmgr -n list cluster
   sacctmgr -n -P list cluster format=cluster | grep -qx "$CLUSTER" \
     || sacctmgr -i add cluster "$CLUSTER" >/dev/null
@@ -216,9 +221,9 @@ start_slurmdbd() {
 node_state() { sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n 1; }
 
 start_slurm() {
-  alive "$PID_CTLD" || slurmctld
+  alive "$PID_CTLD" || slurmctld || die "slurmctld did not start: $(tail -n 3 "$BASE/log/slurmctld.log")"
   wait_for 20 slurmctld bash -c "scontrol ping | grep -q 'is UP'"
-  alive "$PID_SLURMD" || slurmd
+  alive "$PID_SLURMD" || slurmd || die "slurmd did not start: $(tail -n 3 "$BASE/log/slurmd.log")"
   wait_for 20 "node $NODE to register" bash -c "[ -n \"\$(sinfo -h -n $NODE -o %t)\" ] && ! sinfo -h -n $NODE -o %t | grep -q 'unk\|\*'"
   case "$(node_state)" in
     idle | mix | alloc | comp) ;;
