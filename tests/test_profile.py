@@ -4,6 +4,7 @@ environment variables, how the job-status command is chosen, and that its GPU-ru
 names match the rules. The real-cluster proof is tests/test_slurm.py."""
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -86,7 +87,7 @@ def test_site_values_from_environment(monkeypatch, tmp_path):
 
 
 def test_gpu_model_and_partition_go_to_gpu_rules_only(monkeypatch, tmp_path):
-    text, n = re.subn(r"GPU_RULES = \[.*\]", "GPU_RULES = ['train_x']", PROFILE.read_text())
+    text, n = re.subn(r"GPU_RULES = \[.*?\]", "GPU_RULES = ['train_x']", PROFILE.read_text(), flags=re.S)
     assert n == 1
     patched = tmp_path / "profile.v9+.yaml"
     patched.write_text(text)
@@ -134,11 +135,8 @@ def test_gpu_rules_and_groups_match_the_workflow(tmp_path):
     batches; both must match what the rules declare (paper preset: every rule is in the DAG)."""
     rules = workflow_rules(tmp_path, [PAPER])
     gpu_rules = {r["name"] for r in rules if r["resources"].get("gpu") not in (None, 0)}
-    namespace = {}
-    for line in PROFILE.read_text().splitlines():
-        if line.strip().startswith("- GPU_RULES = "):
-            exec(line.strip()[2:], namespace)
-    assert set(namespace["GPU_RULES"]) == gpu_rules, (
+    listed = ast.literal_eval(re.search(r"GPU_RULES = (\[.*?\])", PROFILE.read_text(), re.S).group(1))
+    assert set(listed) == gpu_rules, (
         "profiles/slurm/profile.v9+.yaml GPU_RULES must list exactly the rules that declare a gpu "
         f"resource: {sorted(gpu_rules)}"
     )
