@@ -78,11 +78,18 @@ def submitted_jobs(log: str) -> list[str]:
     return [line.split("SLURM jobid ")[1].split()[0] for line in log.splitlines() if "with SLURM jobid" in line]
 
 
-def sacct_states(job_ids: list[str]) -> dict[str, str]:
-    out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,State,AllocTRES,Comment", "-j", ",".join(job_ids)],
-                         capture_output=True, text=True, check=True).stdout
-    rows = [line.split("|") for line in out.splitlines() if line]
-    return {r[0]: {"state": r[1], "tres": r[2], "comment": r[3]} for r in rows}
+def sacct_states(job_ids: list[str]) -> dict[str, dict]:
+    """State, allocated TRES and comment of each job, as the accounting database has them
+    (it records a job shortly after it ends: wait up to 20 s for all of them)."""
+    for _ in range(40):
+        out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,State,AllocTRES,Comment",
+                              "-j", ",".join(job_ids)], capture_output=True, text=True, check=True).stdout
+        rows = [line.split("|") for line in out.splitlines() if line]
+        states = {r[0]: {"state": r[1], "tres": r[2], "comment": r[3]} for r in rows}
+        if set(job_ids) <= set(states):
+            break
+        time.sleep(0.5)
+    return states
 
 
 def test_tiny_config_via_slurm(slurm_cluster, tmp_path):
