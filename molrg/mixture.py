@@ -66,22 +66,42 @@ class MoLRG:
         return cls(sd["pi"], sd["mu"], sd["U"], sd["lam"])
 
 
-def haar_orthogonal(n: int, generator: torch.Generator, dtype=torch.float64) -> Tensor:
-    """A Haar-distributed n x n orthogonal matrix: left singular vectors of a Gaussian matrix
-    (the authors' construction, spec §1.4 step 2), with the sign ambiguity of the SVD removed."""
-    G = torch.randn(n, n, generator=generator, dtype=dtype)
+def haar_orthogonal(
+    n: int, generator: torch.Generator, dtype=torch.float64, batch: tuple[int, ...] = (), columns: int | None = None
+) -> Tensor:
+    """A Haar-distributed n x n orthogonal matrix (the authors' construction, spec §1.4 step 2:
+    a rotation-invariant factor of a Gaussian matrix), or a stack of independent ones of shape
+    (*batch, n, n).
+
+    `columns = m` returns an n x m matrix with the law of the first m columns of a Haar matrix
+    (QR of an n x m Gaussian matrix; Householder QR treats columns left to right, so these are
+    the first m columns of the full construction applied to a Gaussian matrix extended to n x n).
+    It draws n*m numbers instead of n*n, hence different values than the full call for one seed."""
+    m = n if columns is None else columns
+    G = torch.randn(*batch, n, m, generator=generator, dtype=dtype)
     Q, R = torch.linalg.qr(G)
     # QR with the diagonal of R made positive gives exactly the Haar measure (Mezzadri 2007);
     # written here instead of an SVD because the SVD's column signs are implementation-defined.
-    return Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+    return Q * torch.sign(torch.diagonal(R, dim1=-2, dim2=-1)).unsqueeze(-2)
 
 
-def orthogonal_bases(n: int, K: int, d: int, generator: torch.Generator, dtype=torch.float64) -> Tensor:
-    """K mutually orthogonal rank-d bases: disjoint column blocks of one Haar matrix (spec §1.4 step 3)."""
+def orthogonal_bases(
+    n: int,
+    K: int,
+    d: int,
+    generator: torch.Generator,
+    dtype=torch.float64,
+    batch: tuple[int, ...] = (),
+    thin: bool = False,
+) -> Tensor:
+    """K mutually orthogonal rank-d bases: disjoint column blocks of one Haar matrix (spec §1.4 step 3).
+
+    Shape (K, n, d), or (*batch, K, n, d) for independent draws (one Haar matrix each).
+    `thin=True` draws only the K*d columns that are used (same law, cheaper; the phase grids)."""
     if K * d > n:
         raise ValueError(f"K*d = {K}*{d} = {K * d} exceeds the ambient dimension n = {n}")
-    Q = haar_orthogonal(n, generator, dtype)
-    return torch.stack([Q[:, k * d : (k + 1) * d] for k in range(K)])
+    Q = haar_orthogonal(n, generator, dtype, batch=batch, columns=K * d if thin else None)
+    return torch.stack([Q[..., k * d : (k + 1) * d] for k in range(K)], dim=-3)
 
 
 def standard_molrg(U: Tensor) -> MoLRG:
@@ -100,10 +120,12 @@ def sample_balanced(
 ) -> tuple[Tensor, Tensor]:
     """Eq. 9 with exactly balanced classes: x = U_k a + e, a ~ N(0, I_d), e ~ N(0, noise_std^2 I_n).
 
-    Returns x of shape (K * n_per_class, n), ordered class by class, and the labels (long)."""
-    K, n, d = U.shape
-    a = torch.randn(K, n_per_class, d, generator=generator, dtype=U.dtype)
-    x = torch.einsum("knd,kmd->kmn", U, a).reshape(K * n_per_class, n)
+    U is (K, n, d), or (*batch, K, n, d) for independent problems (one data set each).
+    Returns x of shape (*batch, K * n_per_class, n), ordered class by class, and the labels
+    (long, shape (K * n_per_class,), the same for every problem of the batch)."""
+    *batch, K, n, d = U.shape
+    a = torch.randn(*batch, K, n_per_class, d, generator=generator, dtype=U.dtype)
+    x = torch.einsum("...knd,...kmd->...kmn", U, a).reshape(*batch, K * n_per_class, n)
     if noise_std > 0:
         x = x + noise_std * torch.randn(x.shape, generator=generator, dtype=U.dtype)
     labels = torch.arange(K).repeat_interleave(n_per_class)

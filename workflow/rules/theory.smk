@@ -1,1 +1,126 @@
-# rules: theory (filled by its issue)
+# Issue #2. Figs 2, 3, 6: phase transitions of subspace recovery on MoLRG data (spec §3-4).
+# For K = 1, 2, 3: one tidy table per method (closed form: PCA / K-subspaces; dae: SGD on the
+# theoretical DAE, Algorithm 1), then one heat-map figure per K (closed form | DAE panels).
+# Notes for the README: docs/theory.md.
+
+THEORY = config["theory"]
+THEORY_EXT = config["plot"]["format"]
+# figure name -> K (the paper's numbering: Fig 2 is K = 1, Fig 3 is K = 2, Fig 6 is K = 3)
+THEORY_FIGURES = {"fig2_phase_K1": 1, "fig3_phase_K2": 2, "fig6_phase_K3": 3}
+
+
+def theory_data(wildcards):
+    """The settings every theory table shares (resources and threads stay out of params)."""
+    return {
+        k: THEORY[k] for k in ("n", "noise_std", "success_threshold", "error_reduce")
+    }
+
+
+def theory_closed_form(wildcards):
+    cf = THEORY["closed_form"]
+    return {
+        "grid": cf["grid"][f"K{wildcards.K}"],
+        **{k: cf[k] for k in ("spectral_q", "kmeans_iters", "max_iters")},
+    }
+
+
+def theory_dae(wildcards):
+    dae = {k: v for k, v in THEORY["dae"].items() if k not in ("grid", "resources")}
+    return {**dae, "grid": THEORY["dae"]["grid"][f"K{wildcards.K}"]}
+
+
+def theory_spectral(wildcards):
+    """The DAE's spectral initialisation (K > 1) reuses the closed form's clustering settings."""
+    return {
+        k: THEORY["closed_form"][k] for k in ("spectral_q", "kmeans_iters", "max_iters")
+    }
+
+
+def theory_tables(wildcards):
+    K = THEORY_FIGURES[wildcards.name]
+    return {
+        "closed_form": f"{RESULTS}/theory/K{K}_closed_form.csv",
+        "dae": f"{RESULTS}/theory/K{K}_dae.csv",
+    }
+
+
+rule theory_closed_form:
+    """Closed-form recovery over the (d, N_k) grid of one K: PCA by SVD (K = 1) or K-subspaces
+    with spectral initialisation (K > 1); trials and cells batched as tensors."""
+    output:
+        table=RESULTS + "/theory/K{K}_closed_form.csv",
+    wildcard_constraints:
+        K="[123]",
+    params:
+        seed=config["seed"],
+        data=theory_data,
+        closed_form=theory_closed_form,
+    log:
+        RESULTS + "/logs/theory_closed_form/K{K}.log",
+    threads: THEORY["threads"]
+    resources:
+        mem_mb=THEORY["closed_form"]["resources"]["mem_mb"],
+        runtime=THEORY["closed_form"]["resources"]["runtime"],
+    group:
+        "theory"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/theory_closed_form.py"
+
+
+rule theory_dae:
+    """SGD on the theoretical DAE (Eq. 11 for K = 1, Eq. 15/16 or Eq. 7 for K > 1) with Algorithm
+    1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch."""
+    output:
+        table=RESULTS + "/theory/K{K}_dae.csv",
+    wildcard_constraints:
+        K="[123]",
+    params:
+        seed=config["seed"],
+        device=config["device"],
+        data=theory_data,
+        dae=theory_dae,
+        spectral=theory_spectral,
+    log:
+        RESULTS + "/logs/theory_dae/K{K}.log",
+    threads: THEORY["threads"]
+    resources:
+        gpu=THEORY["dae"]["resources"]["gpu"],
+        mem_mb=THEORY["dae"]["resources"]["mem_mb"],
+        runtime=THEORY["dae"]["resources"]["runtime"],
+    group:
+        "theory"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/theory_dae.py"
+
+
+rule plot_phase:
+    """Heat-map of the success probability over (N_k, d), closed form | DAE, line N_k = d."""
+    input:
+        unpack(theory_tables),
+    output:
+        figure=RESULTS + "/figures/{name}." + THEORY_EXT,
+    wildcard_constraints:
+        name="|".join(THEORY_FIGURES),
+    params:
+        plot=config["plot"],
+    log:
+        RESULTS + "/logs/plot_phase/{name}.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot_phase.py"
+
+
+FINAL_OUTPUTS.extend(
+    [
+        f"{RESULTS}/theory/K{K}_{method}.csv"
+        for K in THEORY_FIGURES.values()
+        for method in ("closed_form", "dae")
+    ]
+    + [f"{RESULTS}/figures/{name}.{THEORY_EXT}" for name in THEORY_FIGURES]
+)

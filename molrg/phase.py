@@ -1,0 +1,276 @@
+"""Phase-transition grids of subspace recovery (Figs 2, 3, 6; spec §4.3).
+
+For each cell (d, N_k) of a grid and each trial: draw a MoLRG data set (Eq. 9: K orthogonal rank-d
+subspaces from one Haar matrix, N_k samples per component, noise sigma_e), recover the bases in
+closed form (PCA for K = 1, K-subspaces with spectral initialisation for K > 1) or by training the
+theoretical DAE with Algorithm 1, and record the recovery error and success.
+
+Batching (no Python loop over trials, few over cells):
+* data: the trials of a cell are one batched draw from the cell's own seed, so a cell's data do
+  not depend on which other cells are in the grid, and both methods see the same data;
+* closed form: all cells with the same N_k (the same data-matrix shape) are solved together, the
+  ranks d of the batch being handled by zero-padded basis columns (`subspace.column_mask`);
+* DAE: all cells of a grid are trained together as independent problems of one batch; the rank
+  d of each problem is a column mask of its bases (`dae._StiefelDAE`) and its N_k enters only
+  through which rows its mini-batches are drawn from (`dae.train_dae`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+
+from . import dae as dae_mod
+from . import subspace
+from .mixture import haar_orthogonal, orthogonal_bases, sample_balanced
+from .runtime import derive_seed
+
+Tensor = torch.Tensor
+
+TABLE_COLUMNS = ["K", "method", "solver", "n", "d", "N_k", "N", "trial", "error", "success", "noise_std", "threshold"]
+
+
+def grid_values(lo: int, hi: int, step: int) -> list[int]:
+    """lo, lo + step, ... up to hi inclusive."""
+    return list(range(lo, hi + 1, step))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One phase-transition grid: K components in R^n, ranks d, samples per component N_k."""
+
+    n: int
+    K: int
+    d_values: tuple[int, ...]
+    Nk_values: tuple[int, ...]
+    trials: int
+    noise_std: float = 0.0
+
+    def __post_init__(self):
+        if self.K * max(self.d_values) > self.n:
+            raise ValueError(f"K*d_max = {self.K}*{max(self.d_values)} exceeds n = {self.n}")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Success criterion (spec §4.2, UNCONFIRMED): error <= threshold, error = max or mean over components."""
+
+    threshold: float = 0.5
+    reduce: str = "max"
+
+
+@dataclass(frozen=True)
+class KSSSettings:
+    """K-subspaces with spectral initialisation (spec §4.4, UNCONFIRMED details)."""
+
+    spectral_q: int = 10
+    kmeans_iters: int = 30
+    max_iters: int = 30
+
+
+@dataclass(frozen=True)
+class DAESettings:
+    """The DAE method: Algorithm 1's settings plus the model and initialisation choices."""
+
+    train: dae_mod.TrainSettings = field(default_factory=dae_mod.TrainSettings)
+    gate: str = "hard"  # K > 1: "hard" (Eqs. 15/16) or "soft" (Eq. 7)
+    init_single: str = "random"  # K = 1: random | perturbed_truth
+    init_mixture: str = "spectral"  # K > 1: spectral | random | perturbed_truth
+    init_perturbation: float = 0.3  # delta of perturbed_truth: orth(U* + delta * G)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+
+
+def make_cell(grid: Grid, d: int, N_k: int, seed: int) -> tuple[Tensor, Tensor]:
+    """The trials of one cell: true bases (T, K, n, d) and data (T, K*N_k, n), float64, CPU.
+
+    Drawn from the cell's own seed (derive_seed(seed, "theory-data", K, d, N_k)), so that the
+    closed-form and DAE tables are computed on the same data sets."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, "theory-data", grid.K, d, N_k))
+    U = orthogonal_bases(grid.n, grid.K, d, gen, batch=(grid.trials,), thin=True)
+    X, _ = sample_balanced(U, N_k, gen, noise_std=grid.noise_std)
+    return U, X
+
+
+def _pad_columns(U: Tensor, d_max: int) -> Tensor:
+    return torch.nn.functional.pad(U, (0, d_max - U.shape[-1]))
+
+
+def _rows(grid: Grid, method: str, solver: str, d: Tensor, N_k: Tensor, trial: Tensor, error: Tensor,
+          scoring: Scoring, **extra) -> pd.DataFrame:
+    err = error.detach().cpu().double()
+    df = pd.DataFrame({
+        "K": grid.K, "method": method, "solver": solver, "n": grid.n,
+        "d": d.cpu().numpy(), "N_k": N_k.cpu().numpy(), "N": grid.K * N_k.cpu().numpy(),
+        "trial": trial.cpu().numpy(), "error": err.numpy(), "success": (err <= scoring.threshold).numpy(),
+        "noise_std": grid.noise_std, "threshold": scoring.threshold,
+    })
+    for k, v in extra.items():
+        df[k] = v.detach().cpu().numpy()
+    return df
+
+
+def _sort(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(["d", "N_k", "trial"], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Closed form
+
+
+def closed_form_solver_name(K: int) -> str:
+    return "pca_svd" if K == 1 else "kss_spectral"
+
+
+def solve_closed_form(X: Tensor, K: int, d: Tensor, kss: KSSSettings) -> tuple[Tensor, Tensor]:
+    """PCA (K = 1) or spectral KSS (K > 1) on a batch of equally-shaped data sets X (B, N, n) with
+    ranks d (B,). Returns (U_hat (B, K, n, d_max), KSS iterations (B,), zero for PCA)."""
+    if K == 1:
+        return subspace.pca(X, d).unsqueeze(1), torch.zeros(X.shape[0], dtype=torch.long)
+    U, _, iters = subspace.kss_spectral(X, K, d, kss.spectral_q, kss.kmeans_iters, kss.max_iters)
+    return U, iters
+
+
+def closed_form_grid(grid: Grid, seed: int, scoring: Scoring = Scoring(), kss: KSSSettings = KSSSettings()) -> pd.DataFrame:
+    """The closed-form table of one grid: one row per (d, N_k, trial)."""
+    T, d_max = grid.trials, max(grid.d_values)
+    frames = []
+    for N_k in grid.Nk_values:
+        cells = [make_cell(grid, d, N_k, seed) for d in grid.d_values]
+        X = torch.cat([X for _, X in cells])
+        U_true = torch.cat([_pad_columns(U, d_max) for U, _ in cells])
+        d = torch.tensor(grid.d_values).repeat_interleave(T)
+        U_hat, iters = solve_closed_form(X, grid.K, d, kss)
+        error = subspace.recovery_error(U_hat, U_true, scoring.reduce)
+        frames.append(_rows(grid, "closed_form", closed_form_solver_name(grid.K), d, torch.full_like(d, N_k),
+                            torch.arange(T).repeat(len(cells)), error, scoring, kss_iterations=iters))
+    return _sort(pd.concat(frames, ignore_index=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# DAE (Algorithm 1)
+
+
+def dae_solver_name(K: int, gate: str) -> str:
+    if K == 1:
+        return "dae_eq11"
+    return "dae_eq15_hardmax" if gate == "hard" else "dae_eq7_softmax"
+
+
+def spectral_init(X: Tensor, Nk: Tensor, d: Tensor, K: int, kss: KSSSettings) -> Tensor:
+    """Spectral clustering + one PCA per cluster for padded data sets X (P, N_max, n) with K * Nk[p]
+    real rows and ranks d[p]; problems with the same N_k are clustered in one batch. (P, K, n, d_max)."""
+    U0 = torch.zeros(X.shape[0], K, X.shape[-1], int(d.max()), dtype=X.dtype)
+    for N_k in Nk.unique().tolist():
+        sel = (Nk == N_k).nonzero().squeeze(-1)
+        Xs = X[sel, : K * N_k]
+        labels = subspace.spectral_clustering(Xs, K, kss.spectral_q, kss.kmeans_iters)
+        U0[sel] = _pad_columns(subspace.fit_clusters(Xs, labels, K, d[sel]), U0.shape[-1])
+    return U0
+
+
+def initial_bases(kind: str, U_true: Tensor, X: Tensor, Nk: Tensor, d: Tensor, K: int, delta: float,
+                  kss: KSSSettings, gen: torch.Generator) -> Tensor:
+    """Algorithm 1's starting point, (P, K, n, d_max) (columns beyond d[p] are masked by the DAE).
+
+    "random": independent Haar bases; "perturbed_truth": orth(U* + delta G / sqrt(n)) (uses the
+    truth: reading (a) of spec §4.2); "spectral" (K > 1): the KSS spectral clustering followed by
+    one PCA per cluster, no KSS iterations (reading (b), the spec's recommendation)."""
+    P, _, n, d_max = U_true.shape
+    if kind == "random":
+        return haar_orthogonal(n, gen, batch=(P, K), columns=d_max)
+    if kind == "perturbed_truth":
+        G = torch.randn(U_true.shape, generator=gen, dtype=U_true.dtype) * subspace.column_mask(d, d_max)[:, None, None, :]
+        return dae_mod.stiefel_retract(U_true + delta * G / n**0.5)
+    if kind == "spectral" and K > 1:
+        return spectral_init(X, Nk, d, K, kss)
+    raise ValueError(f"unknown DAE initialisation {kind!r} for K = {K} (config keys theory.dae.init_single / init_mixture)")
+
+
+def make_dae(K: int, U0: Tensor, d: Tensor, gate: str) -> torch.nn.Module:
+    if K == 1:
+        return dae_mod.LowRankDAE(U0, d)
+    if gate == "hard":
+        return dae_mod.HardMaxDAE(U0, d)
+    if gate == "soft":
+        return dae_mod.SoftMaxDAE(U0, d)
+    raise ValueError(f"unknown gate {gate!r}: use 'hard' or 'soft' (config key theory.dae.gate)")
+
+
+def dae_grid(grid: Grid, seed: int, settings: DAESettings = DAESettings(), scoring: Scoring = Scoring(),
+             kss: KSSSettings = KSSSettings(), device: str | torch.device = "cpu",
+             dtype: torch.dtype = torch.float32) -> pd.DataFrame:
+    """The DAE table of one grid: every (d, N_k, trial) problem of the grid trained at once, as
+    independent problems of one batch (ranks by masked columns, N_k by the rows drawn from).
+
+    Training runs in `dtype` (float32: the SGD noise is orders of magnitude above rounding); the
+    error is computed in float64. Random draws: derive_seed(seed, "theory-dae-init", K) for the
+    initial bases, derive_seed(seed, "theory-dae", K) for Algorithm 1."""
+    T, K = grid.trials, grid.K
+    d_max, N_max = max(grid.d_values), K * max(grid.Nk_values)
+    device = torch.device(device)
+    U_true, X, d, Nk = [], [], [], []
+    for dv in grid.d_values:
+        for N_k in grid.Nk_values:
+            U, Xc = make_cell(grid, dv, N_k, seed)
+            U_true.append(_pad_columns(U, d_max))
+            X.append(torch.nn.functional.pad(Xc, (0, 0, 0, N_max - Xc.shape[1])))
+            d.append(torch.full((T,), dv))
+            Nk.append(torch.full((T,), N_k))
+    U_true, X, d, Nk = (torch.cat(v) for v in (U_true, X, d, Nk))
+    kind = settings.init_single if K == 1 else settings.init_mixture
+    init_gen = torch.Generator().manual_seed(derive_seed(seed, "theory-dae-init", K))
+    U0 = initial_bases(kind, U_true, X, Nk, d, K, settings.init_perturbation, kss, init_gen)
+    module = make_dae(K, U0.to(dtype), d, settings.gate).to(device)
+    gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "theory-dae", K))
+    history = dae_mod.train_dae(module, X.to(device, dtype), (K * Nk).to(device), settings.train, gen)
+    U_hat = module.bases().to("cpu", torch.float64)
+    error = subspace.recovery_error(U_hat, U_true, scoring.reduce)
+    final_loss = history[-max(1, len(history) // 10):].mean(0)  # mean over the last 10% of the steps
+    trial = torch.arange(T).repeat(len(grid.d_values) * len(grid.Nk_values))
+    df = _rows(grid, "dae", dae_solver_name(K, settings.gate), d, Nk, trial, error, scoring, final_loss=final_loss)
+    return _sort(df)
+
+
+def success_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Empirical success probability per cell, the quantity of the heat-maps."""
+    return df.groupby(["d", "N_k"], as_index=False)["success"].mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# From the config section `theory` (plain dicts, as the rules pass them through params)
+
+
+def grid_from_config(cells: dict, n: int, K: int, noise_std: float) -> Grid:
+    return Grid(
+        n=n, K=K,
+        d_values=tuple(grid_values(cells["d_min"], cells["d_max"], cells["d_step"])),
+        Nk_values=tuple(grid_values(cells["N_k_min"], cells["N_k_max"], cells["N_k_step"])),
+        trials=cells["trials"], noise_std=noise_std,
+    )
+
+
+def scoring_from_config(data: dict) -> Scoring:
+    return Scoring(threshold=data["success_threshold"], reduce=data["error_reduce"])
+
+
+def kss_from_config(cfg: dict) -> KSSSettings:
+    return KSSSettings(spectral_q=cfg["spectral_q"], kmeans_iters=cfg["kmeans_iters"], max_iters=cfg["max_iters"])
+
+
+def dae_from_config(cfg: dict) -> DAESettings:
+    train = dae_mod.TrainSettings(**{k: cfg[k] for k in (
+        "iterations", "batch", "lr", "optimizer", "lr_decay", "schedule", "T", "loss_weight")})
+    return DAESettings(train=train, gate=cfg["gate"], init_single=cfg["init_single"],
+                       init_mixture=cfg["init_mixture"], init_perturbation=cfg["init_perturbation"])
+
+
+def summary(df: pd.DataFrame) -> str:
+    """One line for the logs: success below and on/above the diagonal N_k = d."""
+    st = success_table(df)
+    below, above = st[st.N_k < st.d].success, st[st.N_k >= st.d].success
+    fmt = lambda s: f"{s.mean():.3f}" if len(s) else "n/a"  # noqa: E731
+    return f"{len(df)} trials; success rate for N_k < d: {fmt(below)}, for N_k >= d: {fmt(above)}"
