@@ -12,7 +12,21 @@ class ConfigError(ValueError):
 
 
 def _theory(cfg: dict) -> None:
-    pass
+    """Grid ranges are non-empty and every grid fits: K * d_max <= n (orthogonal bases, spec §1.4)."""
+    n = cfg["n"]
+    for method in ("closed_form", "dae"):
+        for name, cell in cfg[method]["grid"].items():
+            key = f"theory.{method}.grid.{name}"
+            K = int(name[1:])
+            for lo, hi in (("d_min", "d_max"), ("N_k_min", "N_k_max")):
+                if cell[lo] > cell[hi]:
+                    raise ConfigError(f"{key}.{lo} = {cell[lo]} exceeds {key}.{hi} = {cell[hi]}: make {lo} <= {hi}")
+            if K * cell["d_max"] > n:
+                raise ConfigError(
+                    f"{key}.d_max = {cell['d_max']}: K * d = {K} * {cell['d_max']} = {K * cell['d_max']} exceeds "
+                    f"theory.n = {n} (the K bases are disjoint blocks of one orthogonal n x n matrix); "
+                    f"lower d_max to at most {n // K} or raise theory.n"
+                )
 
 
 def _molrg_unet(cfg: dict) -> None:
