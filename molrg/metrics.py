@@ -28,4 +28,5 @@ def eq8_summary(a, b) -> dict:
     d = pair_distances(a, b)
     M = len(d)
     std = float(d.std(ddof=1)) if M > 1 else 0.0
-    return {"eq8_mean": float(d.mean()), "eq8_std": std, "eq8_sem": std / np.sqrt(M) if M > 1 else 0.0, "M": M}
+    return {"eq8_mean": float(d.mean()), "eq8_std": std, "eq8_sem": std / np.sqrt(M) if M > 1 else 0.0,
+            "eq8_median": float(np.median(d)), "M": M}

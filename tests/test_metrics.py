@@ -11,7 +11,7 @@ def test_eq8_is_zero_for_identical_sets():
     x = np.random.default_rng(0).uniform(-1, 1, (7, 3, 4, 4))
     assert eq8_distance(x, x.copy()) == 0.0
     s = eq8_summary(x, x)
-    assert s == {"eq8_mean": 0.0, "eq8_std": 0.0, "eq8_sem": 0.0, "M": 7}
+    assert s == {"eq8_mean": 0.0, "eq8_std": 0.0, "eq8_sem": 0.0, "eq8_median": 0.0, "M": 7}
 
 
 def test_eq8_matches_hand_computation():
@@ -26,6 +26,7 @@ def test_eq8_matches_hand_computation():
     s = eq8_summary(a, b)
     assert s["eq8_std"] == pytest.approx(np.std([5, 0, 2], ddof=1))
     assert s["eq8_sem"] == pytest.approx(np.std([5, 0, 2], ddof=1) / np.sqrt(3))
+    assert s["eq8_median"] == 2.0
     # symmetric, and not the squared norm
     assert eq8_distance(b, a) == eq8_distance(a, b)
 
