@@ -76,6 +76,22 @@ RD_FID_SAMPLES = {
 }
 
 
+rule realdata_external:
+    """SSCD / Inception files (when configured) exist and load; checked before any U-Net trains."""
+    output:
+        json="results/realdata/external_files.json",
+    log:
+        "results/logs/realdata_external/check.log",
+    localrule: True
+    conda:
+        "../../envs/train.yaml"
+    params:
+        descriptor=RD_DESCRIPTOR,
+        inception_path=RD["fid"]["inception_path"],
+    script:
+        "../scripts/realdata_external.py"
+
+
 rule realdata_labels:
     """Cluster labels for the per-class MoLRG: class labels, or GMM-EM clusters in PCA space."""
     input:
@@ -159,6 +175,7 @@ rule realdata_unet:
     """The reference U-Net of a dataset (EDM preconditioning; Table 1, Fig 1, FID, Jacobians, edits)."""
     input:
         train="results/data/{dataset}/train.npz",
+        external=ancient("results/realdata/external_files.json"),
     output:
         model="results/realdata/{dataset}/unet/model.pt",
     log:
@@ -279,6 +296,7 @@ rule realdata_gl_train:
     """One U-Net of the real-data GL grid: VP preconditioning, trained on the first N images."""
     input:
         train="results/data/{dataset}/train.npz",
+        external=ancient("results/realdata/external_files.json"),
     output:
         model="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/model.pt",
     log:
@@ -311,6 +329,7 @@ rule realdata_gl_eval:
     input:
         **RD_CLASSIFIER_GL,
         model="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/model.pt",
+        external="results/realdata/external_files.json",
         train="results/data/{dataset}/train.npz",
         heldout="results/data/{dataset}/heldout.npz",
     output:
@@ -374,6 +393,7 @@ rule realdata_fid:
     """FID of every sample set of a dataset against its training images (clean-fid)."""
     input:
         **RD_CLASSIFIER_FID,
+        external="results/realdata/external_files.json",
         train="results/data/{dataset}/train.npz",
         samples=lambda w: RD_FID_SAMPLES[w.dataset],
     output:

@@ -45,6 +45,8 @@ held_score = gl_score(embed(desc, x_held, device=device), f_sub, threshold)[0]
 result = {"dataset": w.dataset, "N": N, "seed": rep, "gl": score, "threshold": threshold, "threshold_rule": how,
           "descriptor": dsc["kind"], "num_samples": int(len(gen)), "max_sim_mean": float(sims.mean()),
           "max_sim_median": float(sims.median()), "heldout_gl": held_score, "sample_seed": seed}
+with open(snakemake.input.external) as f:  # SSCD / Inception files and their sha256, if any
+    result["external_files"] = json.load(f)
 with open(snakemake.output.gl, "w") as f:
     json.dump(result, f, indent=1)
 save_npz(snakemake.output.samples, x=gen.numpy().astype(np.float32))

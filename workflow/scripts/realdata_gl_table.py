@@ -14,7 +14,7 @@ gl = p.gl
 rows = []
 for path in snakemake.input.gl:
     with open(path) as f:
-        rows.append(json.load(f))
+        rows.append({k: v for k, v in json.load(f).items() if k != "external_files"})
 df = pd.DataFrame(rows)
 
 if gl["d_intr_source"] == "table2":
