@@ -1,4 +1,6 @@
-# Shared Python for the rule files: config validation and helpers. No rules here.
+# Shared Python of the workflow (config validation, helpers); it defines no rules.
+# (Keep it so, comments included: `snakemake --lint` reports "mixed rules and functions" for
+# any line holding the word rule, then a blank, then later a colon.)
 import os
 import sys
 
@@ -12,6 +14,14 @@ sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
 )
+
+
+# Declared (it is always set by now) so that executors which pass the environment explicitly
+# hand it on to remote jobs; this also satisfies `snakemake --lint`.
+envvars:
+    "PYTHONPATH",
+
+
 from molrg.config_checks import check_config  # noqa: E402
 
 check_config(config)  # cross-field checks JSON schema cannot express (e.g. K*d <= n)
