@@ -20,9 +20,9 @@ device = select_device(p.device)
 chk = p.check
 
 
-def trajectory_rows(model_name, denoiser, shape, d, K):
+def trajectory_rows(model_name, denoiser, shape, d, K, dtype):
     g = torch.Generator().manual_seed(derive_seed(p.seed, "jacobian_molrg_noise", model_name))
-    z = torch.randn(chk["num_noises"], *shape, generator=g, dtype=torch.float64 if model_name == "closed_form" else torch.float32)
+    z = torch.randn(chk["num_noises"], *shape, generator=g, dtype=dtype)
     out = rank_along_trajectory(denoiser, z.to(device), p.num_steps, p.sigma_min, p.sigma_max, p.rho,
                                 eta=p.eta, chunk_size=p.chunk_size)
     n = int(torch.tensor(shape).prod())
@@ -38,7 +38,7 @@ rows = []
 # in float64 so the rank reflects the model and not round-off.
 U = orthogonal_bases(chk["n"], chk["K"], chk["d"], torch.Generator().manual_seed(derive_seed(p.seed, "jacobian_molrg_bases")))
 closed = MoLRGDenoiser(standard_molrg(U)).to(device)
-rows += list(trajectory_rows("closed_form", closed, (chk["n"],), chk["d"], chk["K"]))
+rows += list(trajectory_rows("closed_form", closed, (chk["n"],), chk["d"], chk["K"], torch.float64))
 log.info("closed form: %s", [(r["step"], r["rank"]) for r in rows if r["noise"] == 0])
 
 # U-Nets trained on MoLRG (optional): images (C, res, res) with C * res^2 = n.
@@ -47,7 +47,7 @@ for cell, path in zip(p.unet_cells, snakemake.input.unets):  # noqa: F821
     net = load_checkpoint_denoiser(path, device)
     inner = getattr(net, "net", None)
     shape = (inner.in_channels, inner.img_resolution, inner.img_resolution)
-    rows += list(trajectory_rows(f"unet_{cell}", net, shape, d, chk["K"]))
+    rows += list(trajectory_rows(f"unet_{cell}", net, shape, d, chk["K"], torch.float32))
     log.info("U-Net %s: %s", cell, [(r["step"], r["rank"]) for r in rows if r["model"] == f"unet_{cell}" and r["noise"] == 0])
 
 save_table(pd.DataFrame(rows), snakemake.output.table, {"jacobian": p.provenance}, seed=p.seed)  # noqa: F821

@@ -26,24 +26,29 @@ with np.load(snakemake.input.npz) as z:  # noqa: F821
     original, recon, t_edit = z["original"], z["reconstruction"], float(z["t_edit"])
 
 m, L = edited.shape[:2]
-fig, axes = plt.subplots(m, L + 2, figsize=(1.1 * (L + 2), 1.15 * m + 0.4), squeeze=False)
+diff = edited - recon[None, None]  # what each edit changed, shown under its row
+lim = max(float(np.abs(diff).max()), 1e-6)
+fig, axes = plt.subplots(2 * m, L + 2, figsize=(1.1 * (L + 2), 2.2 * m + 0.5), squeeze=False)
 cmap = "gray" if original.shape[0] == 1 else None
 for i in range(m):
-    row = axes[i]
-    panels = [original, recon] + [edited[i, j] for j in range(L)]
-    for ax, img in zip(row, panels):
+    top, bottom = axes[2 * i], axes[2 * i + 1]
+    for ax, img in zip(top, [original, recon] + [edited[i, j] for j in range(L)]):
         ax.imshow(to_display(img), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    for j in range(L):  # the change, averaged over channels, on one symmetric scale for all panels
+        bottom[j + 2].imshow(diff[i, j].mean(axis=0), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    for ax in list(top) + list(bottom):
         ax.set_xticks([])
         ax.set_yticks([])
-    row[2].set_ylabel(f"{names[i]}\n|J v| = {gains[i]:.3g}", fontsize="small")
-    if i > 0:  # the original and the reconstruction only once, on the first row
-        row[0].set_visible(False)
-        row[1].set_visible(False)
+    top[2].set_ylabel(f"{names[i]}\n|J v| = {gains[i]:.3g}", fontsize="small")
+    bottom[2].set_ylabel("change", fontsize="x-small")
+    for ax in list(bottom[:2]) + ([] if i == 0 else list(top[:2])):  # original/recon only once
+        ax.set_visible(False)
 axes[0, 0].set_title("original", fontsize="small")
 axes[0, 1].set_title("DDIM recon.", fontsize="small")
 for j, lam in enumerate(strengths):
     axes[0, j + 2].set_title(f"lambda = {lam:+g}", fontsize="small")
-fig.suptitle(f"Edits x_t + lambda v at t = {t_edit:g} T, then DDIM to t = 0", fontsize="small")
+fig.suptitle(f"Edits x_t + lambda v at t = {t_edit:g} T, then DDIM to t = 0 "
+             f"(change: edited - reconstruction, colour range +-{lim:.2g})", fontsize="small")
 fig.tight_layout()
 save_figure(fig, snakemake.output.fig, {"plot": dict(style)}, dpi=style["dpi"])  # noqa: F821
 log.info("wrote %s", snakemake.output.fig)  # noqa: F821
