@@ -16,5 +16,9 @@ cfg = TrainConfig(seed=p.seed, **dict(p.train))
 net = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(p.net).items()}
 device = select_device(p.device)
 log.info("cell %s: %d training images %s on %s; %s; net %s", cell, data.shape[0], tuple(data.shape[1:]), device, cfg, net)
-summary = train_denoiser(data, cfg, net, snakemake.output.model, device=device, cell=cell, log=log)
+try:
+    summary = train_denoiser(data, cfg, net, snakemake.output.model, device=device, cell=cell, log=log)
+except FloatingPointError as e:  # into the job's log too, not only Snakemake's stderr
+    log.error("%s", e)
+    raise
 log.info("cell %s: done %s", cell, summary)

@@ -47,14 +47,11 @@ def panel(ax, x_col, x_label):
     f = fit_row(x_col)
     if f is not None:
         xs = np.geomspace(df[x_col].min(), df[x_col].max(), 200)
-        ax.plot(xs, logistic_log2(xs, f["a"], f["b"]), "k--", lw=1.5,
-                label=f"sigmoid fit (a={f['a']:.2f}, b={f['b']:.2f}, RMSE {f['rmse']:.3f})")
+        ci = f" [{f['ci_low']:.3g}, {f['ci_high']:.3g}]" if np.isfinite(f.get("ci_low", np.nan)) else ""
+        label = (f"sigmoid fit: a={f['a']:.2f}, b={f['b']:.2f}, RMSE {f['rmse']:.3f}\n"
+                 f"{x_label} at GL = {p.threshold:g}: {f['x_at_threshold']:.3g}{ci}")
+        ax.plot(xs, logistic_log2(xs, f["a"], f["b"]), "k--", lw=1.5, label=label)
         ax.axvline(f["x_at_threshold"], color="0.4", lw=0.8, ls=":")
-        ci = ""
-        if np.isfinite(f.get("ci_low", np.nan)):
-            ci = f" [{f['ci_low']:.3g}, {f['ci_high']:.3g}]"
-        ax.annotate(f"{x_label} at GL = {p.threshold:g}: {f['x_at_threshold']:.3g}{ci}",
-                    xy=(0.02, 0.62), xycoords="axes fraction", fontsize="small")
     ax.axhline(p.threshold, color="0.4", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_ylim(-0.03, 1.03)
