@@ -55,9 +55,11 @@ def test_realdata_rules_on_digits(tmp_path):
     import json
 
     import pandas as pd
-    from conftest import run_snakemake
+    from conftest import TINY, run_snakemake
 
-    run_snakemake(tmp_path, *REALDATA_TARGETS, "results/figures/fig1_samples.png", check=True)
+    # targets before --configfile (which takes every following word as a config file)
+    run_snakemake(tmp_path, *REALDATA_TARGETS, "results/figures/fig1_samples.png", "--configfile", TINY,
+                  configfiles=(), check=True)
     res = tmp_path / "results"
     t1 = pd.read_csv(res / "tables/table1_eq8_distance.csv")
     assert t1.dataset.tolist() == ["digits", "digits"] and t1.model.tolist() == ["gaussian", "molrg"]
