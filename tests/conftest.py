@@ -18,9 +18,10 @@ BIN = Path(sys.executable).parent
 
 def snakemake_cmd(workdir, *args, configfiles=(TINY,), cores=2):
     cmd = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", str(cores)]
-    if configfiles:
+    cmd += [str(a) for a in args]
+    if configfiles:  # last: --configfile takes every following word, targets included
         cmd += ["--configfile", *[str(c) for c in configfiles]]
-    return cmd + [str(a) for a in args]
+    return cmd
 
 
 def run_snakemake(workdir, *args, configfiles=(TINY,), cores=2, timeout=1800, check=False):
