@@ -1,0 +1,129 @@
+"""Phase-transition grids (molrg/phase.py) and their rules (workflow/rules/theory.smk): the sharp
+transition at N_k = d of the closed form on a noise-free grid, the DAE grid on easy and impossible
+cells, the tidy table, determinism and batch == per-trial loop, and a real tiny Snakemake run of
+the theory targets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import run_snakemake
+from molrg import phase
+from molrg.dae import TrainSettings
+
+
+@pytest.mark.parametrize("K", [1, 2, 3])
+def test_closed_form_transition_is_sharp_on_a_noise_free_grid(K):
+    grid = phase.Grid(n=24, K=K, d_values=(1, 2, 4, 6), Nk_values=(1, 2, 3, 4, 6, 8), trials=5)
+    df = phase.closed_form_grid(grid, seed=0)
+    assert len(df) == 4 * 6 * 5
+    below, above = df[df.N_k < df.d], df[df.N_k >= df.d]
+    assert below.success.mean() == 0 and above.success.mean() == 1
+    assert above.error.max() < 1e-6  # noise-free: exact recovery
+    assert below.error.min() > 1.0  # a missing direction costs at least sqrt(2) in theory, about 1.4
+
+
+def test_table_is_tidy_and_deterministic():
+    grid = phase.Grid(n=16, K=2, d_values=(1, 3), Nk_values=(2, 5), trials=3, noise_std=0.01)
+    a = phase.closed_form_grid(grid, seed=1)
+    assert list(a.columns[: len(phase.TABLE_COLUMNS)]) == phase.TABLE_COLUMNS
+    assert set(a.method) == {"closed_form"} and set(a.solver) == {"kss_spectral"}
+    assert (a.N == 2 * a.N_k).all() and sorted(a.trial.unique()) == [0, 1, 2]
+    pd.testing.assert_frame_equal(a, phase.closed_form_grid(grid, seed=1))
+    assert not a.error.equals(phase.closed_form_grid(grid, seed=2).error)
+
+
+def test_a_cell_does_not_depend_on_the_rest_of_the_grid():
+    """Each cell has its own seed, and the batched solve equals solving the cell alone."""
+    big = phase.Grid(n=20, K=2, d_values=(1, 2, 3), Nk_values=(1, 3, 4), trials=4)
+    small = phase.Grid(n=20, K=2, d_values=(3,), Nk_values=(4,), trials=4)
+    a = phase.closed_form_grid(big, seed=0)
+    b = phase.closed_form_grid(small, seed=0)
+    cell = a[(a.d == 3) & (a.N_k == 4)].reset_index(drop=True)
+    pd.testing.assert_series_equal(cell.error, b.error, atol=1e-12, rtol=0)
+
+
+def test_batched_closed_form_equals_a_per_trial_loop():
+    grid = phase.Grid(n=24, K=3, d_values=(2, 4), Nk_values=(3, 5), trials=3, noise_std=0.05)
+    df = phase.closed_form_grid(grid, seed=0)
+    for d in grid.d_values:
+        for N_k in grid.Nk_values:
+            U, X = phase.make_cell(grid, d, N_k, seed=0)
+            for t in range(grid.trials):
+                Uhat, _ = phase.solve_closed_form(X[t : t + 1], 3, torch.tensor([d]), phase.KSSSettings())
+                err = phase.subspace.recovery_error(Uhat, U[t : t + 1]).item()
+                row = df[(df.d == d) & (df.N_k == N_k) & (df.trial == t)]
+                assert abs(row.error.item() - err) < 1e-10
+
+
+@pytest.mark.parametrize("K", [1, 2])
+def test_dae_grid_succeeds_on_easy_cells_and_fails_on_impossible_ones(K):
+    grid = phase.Grid(n=16, K=K, d_values=(1, 3), Nk_values=(1, 12), trials=2)
+    train = TrainSettings(iterations=300, batch=32, lr=0.1, optimizer="sgd", schedule="edm", T=100)
+    df = phase.dae_grid(grid, seed=0, settings=phase.DAESettings(train=train))
+    assert len(df) == 8 and set(df.method) == {"dae"}
+    assert df[df.N_k >= 4 * df.d].success.all()
+    assert not df[df.N_k < df.d].success.any()
+    assert df.final_loss.notna().all()
+
+
+def test_dae_initialisations_and_gates():
+    grid = phase.Grid(n=12, K=2, d_values=(2,), Nk_values=(8,), trials=2)
+    train = TrainSettings(iterations=5, batch=8)
+    for init in ("random", "perturbed_truth", "spectral"):
+        for gate in ("hard", "soft"):
+            df = phase.dae_grid(grid, 0, phase.DAESettings(train=train, init_mixture=init, gate=gate))
+            assert df.error.notna().all() and df.solver.iloc[0] == phase.dae_solver_name(2, gate)
+    with pytest.raises(ValueError, match="init_single"):
+        phase.dae_grid(phase.Grid(12, 1, (2,), (8,), 1), 0, phase.DAESettings(train=train, init_single="spectral"))
+
+
+def test_grid_from_config_and_summary():
+    cells = {"d_min": 2, "d_max": 6, "d_step": 2, "N_k_min": 1, "N_k_max": 7, "N_k_step": 3, "trials": 4}
+    grid = phase.grid_from_config(cells, n=20, K=3, noise_std=0.1)
+    assert grid.d_values == (2, 4, 6) and grid.Nk_values == (1, 4, 7) and grid.trials == 4
+    with pytest.raises(ValueError, match="exceeds n"):
+        phase.grid_from_config(cells, n=12, K=3, noise_std=0.0)
+    df = phase.closed_form_grid(phase.Grid(12, 1, (2,), (1, 2), 2), 0)
+    assert "N_k < d: 0.000" in phase.summary(df) and "N_k >= d: 1.000" in phase.summary(df)
+
+
+THEORY_TARGETS = [f"results/theory/K{K}_{m}.csv" for K in (1, 2, 3) for m in ("closed_form", "dae")] + [
+    f"results/figures/{f}.png" for f in ("fig2_phase_K1", "fig3_phase_K2", "fig6_phase_K3")
+]
+
+
+@pytest.mark.slow
+def test_tiny_theory_run_and_reruns(tmp_path):
+    """The theory rules on the tiny config: every table and figure is well-formed with provenance,
+    and a plot setting reruns only the figures while a DAE setting reruns only the DAE tables."""
+    # "--nocolor" ends the --configfile list that run_snakemake puts first (targets would join it)
+    run_snakemake(tmp_path, "--nocolor", *THEORY_TARGETS, check=True)
+    for K in (1, 2, 3):
+        for method in ("closed_form", "dae"):
+            path = tmp_path / f"results/theory/K{K}_{method}.csv"
+            df = pd.read_csv(path)
+            assert set(phase.TABLE_COLUMNS) <= set(df.columns) and len(df) > 0
+            assert (df.K == K).all() and (df.method == method).all() and df.error.notna().all()
+            assert json.loads(Path(str(path) + ".prov.json").read_text())["seed"] == 0
+    cf = pd.read_csv(tmp_path / "results/theory/K1_closed_form.csv")
+    assert len(cf) == 3 * 4 * 3  # tiny: d 1..3, N_k 1..4, 3 trials
+    for fig in THEORY_TARGETS[-3:]:
+        png = tmp_path / fig
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(str(png) + ".prov.json").exists()
+
+    def jobs_after(override: str) -> set[str]:
+        extra = tmp_path / "override.yaml"
+        extra.write_text(override)
+        from conftest import TINY
+
+        proc = run_snakemake(tmp_path, "-n", "--nocolor", *THEORY_TARGETS, configfiles=(TINY, extra), check=True)
+        return {line.split()[0] for line in proc.stdout.splitlines() if line.strip() and line.split()[0] in
+                {"theory_closed_form", "theory_dae", "plot_phase"}}
+
+    assert jobs_after("plot: {dpi: 90}\n") == {"plot_phase"}
+    assert jobs_after("theory: {dae: {lr: 0.05}}\n") == {"theory_dae", "plot_phase"}
