@@ -10,16 +10,25 @@ MU_FIT = config["fit"]
 MU_FIG_EXT = config["plot"]["format"]
 
 
-def molrg_unet_sizes(d):
-    """Training-set sizes N (total, balanced: N_k = N / K) of subspace dimension d, from N / d_intr."""
-    per_class = sorted({max(1, int(r * d + 0.5)) for r in MU["N_over_d_intr"]})  # rounded half up
-    return [MU["K"] * nk for nk in per_class]
-
-
+# Training-set sizes N (total; balanced classes N_k = N / K) per d, from the N / d_intr list:
+# N_k = r * d rounded half up (Python's round() would round 2.5 to 2), at least 1.
+MU_SIZES = {
+    d: [
+        MU["K"] * nk
+        for nk in sorted({max(1, int(r * d + 0.5)) for r in MU["N_over_d_intr"]})
+    ]
+    for d in MU["d_values"]
+}
 MU_CELLS = [
-    f"d{d}_N{N}_seed{s}" for d in MU["d_values"] for N in molrg_unet_sizes(d) for s in MU["seeds"]
+    f"d{d}_N{N}_seed{s}"
+    for d in MU["d_values"]
+    for N in MU_SIZES[d]
+    for s in MU["seeds"]
 ]
-MU_NET = {k: MU[k] for k in ("width", "channel_mult", "num_blocks", "attn_resolutions", "dropout")}
+MU_NET = {
+    k: MU[k]
+    for k in ("width", "channel_mult", "num_blocks", "attn_resolutions", "dropout")
+}
 MU_TRAIN = {
     k: MU[k]
     for k in (
@@ -47,7 +56,8 @@ wildcard_constraints:
 
 rule molrg_unet_dataset:
     """One MoLRG training set per (d, N): K orthogonal rank-d bases (shared by every N of this d,
-    so that eps comes from the same distribution), N/K samples per class, as 3 x res x res images."""
+    so that eps comes from the same distribution), N/K samples per class, as 3 x res x res images.
+    """
     output:
         data="results/molrg_unet/data/d{mu_d}_N{mu_N}.npz",
     log:
@@ -61,7 +71,9 @@ rule molrg_unet_dataset:
         resolution=MU["resolution"],
         K=MU["K"],
         basis_seed=lambda wc: derive_seed(config["seed"], "molrg_unet_basis", wc.mu_d),
-        data_seed=lambda wc: derive_seed(config["seed"], "molrg_unet_data", wc.mu_d, wc.mu_N),
+        data_seed=lambda wc: derive_seed(
+            config["seed"], "molrg_unet_data", wc.mu_d, wc.mu_N
+        ),
     script:
         "../scripts/molrg_unet_dataset.py"
 
@@ -87,7 +99,9 @@ rule molrg_unet_train:
     params:
         net=MU_NET,
         train=MU_TRAIN,
-        seed=lambda wc: derive_seed(config["seed"], "molrg_unet_train", wc.mu_d, wc.mu_N, wc.mu_seed),
+        seed=lambda wc: derive_seed(
+            config["seed"], "molrg_unet_train", wc.mu_d, wc.mu_N, wc.mu_seed
+        ),
         device=config["device"],
     script:
         "../scripts/molrg_unet_train.py"
@@ -115,7 +129,9 @@ rule molrg_unet_sample:
         batch=MU["sample_batch"],
         heun=MU_HEUN,
         resolution=MU["resolution"],
-        seed=lambda wc: derive_seed(config["seed"], "molrg_unet_sample", wc.mu_d, wc.mu_N, wc.mu_seed),
+        seed=lambda wc: derive_seed(
+            config["seed"], "molrg_unet_sample", wc.mu_d, wc.mu_N, wc.mu_seed
+        ),
         device=config["device"],
     script:
         "../scripts/molrg_unet_sample.py"
@@ -141,7 +157,9 @@ rule molrg_unet_gl:
         num_fresh=MU["num_fresh"],
         quantile=MU["eps_quantile"],
         # fresh samples depend on (d, N) only: every seed of a cell is scored against the same eps
-        fresh_seed=lambda wc: derive_seed(config["seed"], "molrg_unet_fresh", wc.mu_d, wc.mu_N),
+        fresh_seed=lambda wc: derive_seed(
+            config["seed"], "molrg_unet_fresh", wc.mu_d, wc.mu_N
+        ),
         seed=lambda wc: int(wc.mu_seed),
     script:
         "../scripts/molrg_unet_gl.py"
