@@ -139,7 +139,6 @@ def test_diverging_job_fails_in_snakemake_and_stays_unfinished(tmp_path):
     x = _data(N=2, d=1).numpy()
     x[0, 0, 0, 0] = np.nan
     np.savez(data, x=x, y=np.array([0, 1]), U=np.zeros((2, 48, 1)))
-    # (an option before the target ends conftest's --configfile list, which would swallow it)
     proc = run_snakemake(tmp_path, "--show-failed-logs", target, cores=1, timeout=600)
     assert proc.returncode != 0
     log_file = tmp_path / "results/logs/molrg_unet_train/d1_N2_seed0.log"
