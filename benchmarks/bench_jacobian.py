@@ -4,7 +4,8 @@ reverse-mode products in chunks), next to a naive loop of one backward pass per 
 (timed on a few rows and extrapolated), its SVD and rank; the subspace iteration used for editing;
 and the wall time the default config's Jacobian/editing part implies. Printed, never asserted.
 
-    .venv/bin/python benchmarks/bench_jacobian.py [--threads 2] [--width 32] [--paper] [--quick]
+    .venv/bin/python benchmarks/bench_jacobian.py [--threads 2] [--width 32] [--paper]
+        [--sizes 784,3072] [--chunks 64,256] [--skip-naive] [--skip-edit] [--skip-default]
 
 --width: U-Net model channels for the two sizes (default 32, channel_mult [1, 2, 2], 1 block);
 --paper: the paper's EDM CIFAR-10 DDPM++ (width 128, [2, 2, 2], 4 blocks, attention at 16):
@@ -81,20 +82,22 @@ def bench_size(res, channels, args, device):
           f"x{net['num_blocks']} blocks, {params / 1e6:.2f} M parameters, device {device}")
     fwd, _ = timed(lambda: D(x, 28.37), device, repeat=3)
     print(f"one forward pass (batch 1): {fwd * 1e3:.1f} ms")
-    timed(lambda: jacobian(D, x, 28.37, chunk_size=min(args.chunk, n)), device)  # warm-up
-    for chunk in sorted({min(c, n) for c in (args.chunk // 4, args.chunk, 4 * args.chunk)}):
+    timed(lambda: jacobian(D, x, 28.37, chunk_size=64), device)  # warm-up
+    for chunk in sorted({min(int(c), n) for c in args.chunks.split(",")}):
         t, J = timed(lambda: jacobian(D, x, 28.37, chunk_size=chunk), device)
         print(f"full Jacobian (vmapped vjp, chunk {chunk:4d}): {t:7.2f} s  = {t / n * 1e3:.2f} ms per row")
     t_svd, s = timed(lambda: singular_values(J), device)
     print(f"SVD (float64) {t_svd:.2f} s; numerical rank (eta 0.99): {int(numerical_rank(s)[0])} of {n}")
-    rows = 8 if args.quick else 32
-    t_naive, Jn = timed(lambda: naive_rows(D, x, 28.37, rows), device)
-    err = (Jn - J[0, :rows]).abs().max().item()
-    print(f"naive loop, {rows} backward passes: {t_naive:.2f} s -> {t_naive / rows * n:.1f} s extrapolated "
-          f"to n rows (max |difference| to the vmapped rows {err:.1e})")
-    if not args.quick:
+    rows = 32
+    if not args.skip_naive:
+        t_naive, Jn = timed(lambda: naive_rows(D, x, 28.37, rows), device)
+        err = (Jn - J[0, :rows]).abs().max().item()
+        print(f"naive loop, {rows} backward passes: {t_naive:.2f} s -> {t_naive / rows * n:.1f} s extrapolated "
+              f"to n rows (max |difference| to the vmapped rows {err:.1e})")
+    if not args.skip_edit:
         sig = ddim_sigmas(0.7, 70)
         xt = ddim_invert(D, x / 28.37 * 0.5, sig)
+        leading_singular_vectors(D, xt, float(sig[-1]), k=3, iters=1)  # warm-up (first jvp traces)
         t_v, (V, S, used) = timed(lambda: leading_singular_vectors(D, xt, float(sig[-1]), k=3, iters=30,
                                                                    generator=torch.Generator().manual_seed(0)), device)
         print(f"3 leading singular vectors by subspace iteration: {t_v:.2f} s ({used} iterations, "
@@ -117,6 +120,9 @@ def default_budget(device):
     D = build_denoiser(u["precond"], {**net, "img_resolution": res, "in_channels": C}).to(device).eval().requires_grad_(False)
     x = 28.37 * torch.randn(1, C, res, res, device=device)
     jacobian(D, x, 28.37, jac["chunk_size"])
+    for chunk in (64, 256):
+        tc, _ = timed(lambda: jacobian(D, x, 28.37, chunk), device, repeat=3)
+        print(f"default reference U-Net at n = {C * res * res}, chunk {chunk}: {tc:.3f} s per Jacobian")
     t, _ = timed(lambda: jacobian(D, x, 28.37, jac["chunk_size"]), device, repeat=3)
     print(f"\ndefault config: {count} Jacobians ({len(jac['datasets'])} datasets x {jac['num_noises']} noises x "
           f"{steps} steps) at n = {C * res * res}, plus {jac['molrg_check']['num_noises']} closed-form MoLRG "
@@ -130,17 +136,21 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--paper", action="store_true")
-    ap.add_argument("--chunk", type=int, default=256)
+    ap.add_argument("--chunks", default="64,256", help="chunk sizes to time (comma-separated)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--quick", action="store_true", help="only n = 784, fewer naive rows, no editing")
+    ap.add_argument("--sizes", default="784,3072", help="n values to time: 784 (1x28x28) and/or 3072 (3x32x32)")
+    ap.add_argument("--skip-naive", action="store_true", help="skip the naive per-row loop")
+    ap.add_argument("--skip-edit", action="store_true", help="skip the subspace iteration")
+    ap.add_argument("--skip-default", action="store_true", help="skip the default-config estimate")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {args.threads} threads")
-    bench_size(28, 1, args, device)
-    if not args.quick:
-        bench_size(32, 3, args, device)
-    default_budget(device)
+    shapes = {784: (28, 1), 3072: (32, 3)}
+    for n in (int(v) for v in args.sizes.split(",")):
+        bench_size(*shapes[n], args, device)
+    if not args.skip_default:
+        default_budget(device)
 
 
 if __name__ == "__main__":
