@@ -4,6 +4,7 @@
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # Validate before any job is planned: a bad key stops the run here, naming the key.
@@ -28,6 +29,27 @@ check_config(config)  # cross-field checks JSON schema cannot express (e.g. K*d 
 
 RESULTS = "results"
 ENVS = "../../envs"
+
+
+def check_results_writable(path=RESULTS):
+    """Stop at start, naming the folder and the fix, when results/ cannot be written (a file in
+    its place, no write permission, a read-only file system); otherwise every job would fail on
+    its own with a bare OSError. Reads only: a dry run still writes nothing."""
+    target = os.path.abspath(path)
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise WorkflowError(
+            f"{target} is not a directory, but every output of this pipeline goes under results/ of "
+            f"the working directory: move that file away, or run with --directory elsewhere"
+        )
+    folder = target if os.path.isdir(target) else os.path.dirname(target)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WorkflowError(
+            f"{folder} is not writable (permissions or a read-only file system), and the outputs go "
+            f"to {target}: make it writable, or run with --directory on a writable disk"
+        )
+
+
+check_results_writable()
 
 # Every rule file appends the files `rule all` should build to this list.
 FINAL_OUTPUTS = []

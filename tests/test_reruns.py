@@ -1,0 +1,180 @@
+"""Reruns of only what is outdated (issue #6), asked from `snakemake -n` on the completed tiny run
+(the session fixture `tiny_run`; dry runs only, so its directory is never modified):
+
+* a plot setting (plot.dpi) plans exactly the figure jobs, and every one of them is a local rule
+  whose script is a workflow/scripts/plot_*.py;
+* one training value of one grid plans exactly the affected training jobs and everything
+  downstream of them, the expected set being computed from the DAG (`snakemake -n --forceall`:
+  a job's output feeding another job's input is an edge), never from a hard-coded list;
+* a change of resources only, or no change at all, plans nothing.
+
+`snakemake --list-changes params` is not used: it lists every output in Snakemake 9.27
+(../shared/snakemake_slurm.md §2.3)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TINY, run_snakemake
+from workflow_info import workflow_rules
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Job:
+    rule: str
+    wildcards: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    reason: str
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        """A job is its rule and its outputs (`all` has none, and there is one of it)."""
+        return self.rule, tuple(sorted(self.outputs))
+
+
+_JOB_HEAD = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
+_FIELD = re.compile(r"^\s+(input|output|reason|wildcards): (.*)$")
+
+
+def parse_jobs(text: str) -> list[Job]:
+    """The job blocks of a dry run's log ('rule NAME:' then indented 'field: value' lines; the
+    jobs of a group are indented further). The list is printed once per dry run."""
+    jobs, current = [], None
+    for line in text.splitlines():
+        head = _JOB_HEAD.match(line)
+        if head:
+            current = {"rule": head.group(1)}
+            jobs.append(current)
+            continue
+        field = _FIELD.match(line)
+        if current is not None and field:
+            current.setdefault(field.group(1), field.group(2).strip())
+        elif current is not None and not line.startswith((" ", "\t")):
+            current = None  # a timestamp, a group header or the job table ends the block
+    split = lambda s: tuple(f.strip() for f in s.split(",") if f.strip()) if s else ()  # noqa: E731
+    return [
+        Job(j["rule"], j.get("wildcards", ""), split(j.get("input")), split(j.get("output")), j.get("reason", ""))
+        for j in jobs
+    ]
+
+
+def job_table(text: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> number of planned jobs ({} if nothing to do)."""
+    m = re.search(r"^Job stats:\n.*?\n-+\s+-+\n(.*?)^total\s+(\d+)", text, re.M | re.S)
+    if m is None:
+        assert "Nothing to be done" in text, f"no job table and not 'Nothing to be done':\n{text[-3000:]}"
+        return {}
+    table = {row.split()[0]: int(row.split()[1]) for row in m.group(1).splitlines() if row.strip()}
+    assert sum(table.values()) == int(m.group(2)), f"job table does not add up:\n{m.group(0)}"
+    return table
+
+
+def dry_run(workdir: Path, tmp_path: Path, override: dict | None = None, *args) -> tuple[dict[str, int], list[Job]]:
+    """`snakemake -n` in `workdir` on the tiny config, with `override` merged over it."""
+    configfiles = [TINY]
+    if override is not None:
+        path = tmp_path / "override.yaml"
+        path.write_text(yaml.safe_dump(override))
+        configfiles.append(path)
+    proc = run_snakemake(workdir, "-n", *args, configfiles=configfiles, check=True)
+    text = proc.stdout + proc.stderr
+    table, jobs = job_table(text), parse_jobs(text)
+    counts = {}
+    for j in jobs:
+        counts[j.rule] = counts.get(j.rule, 0) + 1
+    assert counts == table, f"parsed job blocks {counts} disagree with the job table {table}"
+    return table, jobs
+
+
+def downstream(jobs: list[Job], roots: list[Job]) -> set:
+    """The keys of `roots` and of every job that consumes, directly or not, one of their outputs."""
+    consumers = {}
+    for j in jobs:
+        for f in j.inputs:
+            consumers.setdefault(f, []).append(j)
+    seen, todo = set(), list(roots)
+    while todo:
+        job = todo.pop()
+        if job.key in seen:
+            continue
+        seen.add(job.key)
+        for f in job.outputs:
+            todo.extend(consumers.get(f, []))
+    return seen
+
+
+@pytest.fixture(scope="module")
+def full_dag(tiny_run, tmp_path_factory) -> list[Job]:
+    """Every job of the tiny DAG with its input and output files (a forced dry run)."""
+    _, jobs = dry_run(tiny_run, tmp_path_factory.mktemp("dag"), None, "--forceall")
+    assert jobs, "the forced dry run listed no jobs"
+    return jobs
+
+
+def test_plot_setting_reruns_only_figures(tiny_run, full_dag, tmp_path):
+    table, jobs = dry_run(tiny_run, tmp_path, {"plot": {"dpi": 151}})
+    rules = {r["name"]: r for r in workflow_rules(tmp_path, [TINY])}
+    figure_rules = {
+        name for name, r in rules.items() if r["script"] and Path(r["script"]).name.startswith("plot_")
+    }
+    in_dag = {j.rule for j in full_dag}
+    planned = set(table) - {"all"}
+    assert planned, "changing plot.dpi planned no job: the figure rules do not take the plot section as params"
+    assert planned <= figure_rules, f"plot.dpi reruns non-figure rules: {sorted(planned - figure_rules)}"
+    assert planned == figure_rules & in_dag, (
+        f"figure rules not rerun after a DPI change (plot section not in their params?): "
+        f"{sorted((figure_rules & in_dag) - planned)}"
+    )
+    not_local = sorted(r for r in planned if not rules[r]["local"])
+    assert not not_local, f"figure rules that are not localrule: {not_local}"
+    for j in jobs:
+        if j.rule != "all":
+            assert j.reason.startswith("Params have changed"), f"{j.rule} {j.outputs}: {j.reason}"
+
+
+# (id, override merged over the tiny config, the rule that consumes the value, a wildcard filter)
+TRAINING_EDITS = [
+    ("molrg_unet.iterations", {"molrg_unet": {"iterations": 7}}, "molrg_unet_train", ""),
+    ("realdata.gl_unet.iterations", {"realdata": {"gl_unet": {"iterations": 4}}}, "realdata_gl_train", ""),
+    # a single grid cell: the K = 2 grid of the DAE (one job)
+    ("theory.dae.grid.K2.trials", {"theory": {"dae": {"grid": {"K2": {"trials": 3}}}}}, "theory_dae", "K=2"),
+]
+
+
+@pytest.mark.parametrize("override, rule, wildcards", [e[1:] for e in TRAINING_EDITS], ids=[e[0] for e in TRAINING_EDITS])
+def test_training_value_reruns_only_affected_cells_and_downstream(tiny_run, full_dag, tmp_path, override, rule, wildcards):
+    roots = [j for j in full_dag if j.rule == rule and wildcards in j.wildcards]
+    assert roots, f"no job of rule {rule} ({wildcards or 'any wildcards'}) in the tiny DAG"
+    expected = downstream(full_dag, roots)
+    _, jobs = dry_run(tiny_run, tmp_path, override)
+    planned = {j.key for j in jobs}
+    assert planned - expected == set(), f"jobs planned that do not depend on {rule}: {sorted(planned - expected)}"
+    assert expected - planned == set(), f"jobs downstream of {rule} not planned: {sorted(expected - planned)}"
+    for j in jobs:
+        if j.key in {r.key for r in roots}:
+            assert j.reason.startswith("Params have changed"), f"{j.rule} {j.outputs}: {j.reason}"
+
+
+def test_no_change_plans_nothing(tiny_run, tmp_path):
+    table, _ = dry_run(tiny_run, tmp_path)
+    assert table == {}, f"jobs planned without any change: {table}"
+
+
+def test_resources_change_plans_nothing(tiny_run, tmp_path):
+    """Resources are scheduling hints (SLURM), never params: editing them must not rerun anything."""
+    override = {
+        "molrg_unet": {"resources": {"runtime": 31, "mem_mb": 2100}},
+        "realdata": {"resources": {"train": {"runtime": 61}, "sample": {"mem_mb": 4100}}},
+        "jacobian": {"resources": {"runtime": 31}},
+        "editing": {"resources": {"mem_mb": 4100}},
+        "theory": {"dae": {"resources": {"runtime": 61}}, "closed_form": {"resources": {"mem_mb": 2100}}},
+    }
+    table, _ = dry_run(tiny_run, tmp_path, override)
+    assert table == {}, f"jobs planned after a change of resources only: {table}"
