@@ -9,90 +9,86 @@ THEORY_EXT = config["plot"]["format"]
 THEORY_FIGURES = {"fig2_phase_K1": 1, "fig3_phase_K2": 2, "fig6_phase_K3": 3}
 
 
-def theory_data(wildcards):
-    """The settings every theory table shares (resources and threads stay out of params)."""
-    return {
-        k: THEORY[k] for k in ("n", "noise_std", "success_threshold", "error_reduce")
+# The settings every theory table shares (resources and threads stay out of params, so that
+# editing them reruns nothing).
+THEORY_DATA = {
+    k: THEORY[k] for k in ("n", "noise_std", "success_threshold", "error_reduce")
+}
+THEORY_SPECTRAL = {
+    k: THEORY["closed_form"][k] for k in ("spectral_q", "kmeans_iters", "max_iters")
+}
+# per K ("1", "2", "3", as the wildcard): the closed form's and the DAE's settings
+THEORY_CF = {
+    name[1:]: {"grid": cells, **THEORY_SPECTRAL}
+    for name, cells in THEORY["closed_form"]["grid"].items()
+}
+THEORY_DAE = {
+    name[1:]: {
+        **{k: v for k, v in THEORY["dae"].items() if k not in ("grid", "resources")},
+        "grid": cells,
     }
-
-
-def theory_closed_form(wildcards):
-    cf = THEORY["closed_form"]
-    return {
-        "grid": cf["grid"][f"K{wildcards.K}"],
-        **{k: cf[k] for k in ("spectral_q", "kmeans_iters", "max_iters")},
+    for name, cells in THEORY["dae"]["grid"].items()
+}
+THEORY_TABLES = {
+    name: {
+        method: f"{RESULTS}/theory/K{K}_{method}.csv"
+        for method in ("closed_form", "dae")
     }
-
-
-def theory_dae(wildcards):
-    dae = {k: v for k, v in THEORY["dae"].items() if k not in ("grid", "resources")}
-    return {**dae, "grid": THEORY["dae"]["grid"][f"K{wildcards.K}"]}
-
-
-def theory_spectral(wildcards):
-    """The DAE's spectral initialisation (K > 1) reuses the closed form's clustering settings."""
-    return {
-        k: THEORY["closed_form"][k] for k in ("spectral_q", "kmeans_iters", "max_iters")
-    }
-
-
-def theory_tables(wildcards):
-    K = THEORY_FIGURES[wildcards.name]
-    return {
-        "closed_form": f"{RESULTS}/theory/K{K}_closed_form.csv",
-        "dae": f"{RESULTS}/theory/K{K}_dae.csv",
-    }
+    for name, K in THEORY_FIGURES.items()
+}
 
 
 rule theory_closed_form:
     """Closed-form recovery over the (d, N_k) grid of one K: PCA by SVD (K = 1) or K-subspaces
     with spectral initialisation (K > 1); trials and cells batched as tensors."""
     output:
-        table=RESULTS + "/theory/K{K}_closed_form.csv",
+        table=f"{RESULTS}/theory/K{{K}}_closed_form.csv",
+    log:
+        f"{RESULTS}/logs/theory_closed_form/K{{K}}.log",
     wildcard_constraints:
         K="[123]",
-    params:
-        seed=config["seed"],
-        data=theory_data,
-        closed_form=theory_closed_form,
-    log:
-        RESULTS + "/logs/theory_closed_form/K{K}.log",
-    threads: THEORY["threads"]
-    resources:
-        mem_mb=THEORY["closed_form"]["resources"]["mem_mb"],
-        runtime=THEORY["closed_form"]["resources"]["runtime"],
     group:
         "theory"
     conda:
         "../../envs/analysis.yaml"
+    threads: THEORY["threads"]
+    resources:
+        mem_mb=THEORY["closed_form"]["resources"]["mem_mb"],
+        runtime=THEORY["closed_form"]["resources"]["runtime"],
+    params:
+        seed=config["seed"],
+        data=THEORY_DATA,
+        closed_form=lambda wildcards: THEORY_CF[wildcards.K],
     script:
         "../scripts/theory_closed_form.py"
 
 
 rule theory_dae:
     """SGD on the theoretical DAE (Eq. 11 for K = 1, Eq. 15/16 or Eq. 7 for K > 1) with Algorithm
-    1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch."""
+    1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch.
+    """
     output:
-        table=RESULTS + "/theory/K{K}_dae.csv",
+        table=f"{RESULTS}/theory/K{{K}}_dae.csv",
+    log:
+        f"{RESULTS}/logs/theory_dae/K{{K}}.log",
     wildcard_constraints:
         K="[123]",
-    params:
-        seed=config["seed"],
-        device=config["device"],
-        data=theory_data,
-        dae=theory_dae,
-        spectral=theory_spectral,
-    log:
-        RESULTS + "/logs/theory_dae/K{K}.log",
+    group:
+        "theory"
+    conda:
+        "../../envs/analysis.yaml"
     threads: THEORY["threads"]
     resources:
         gpu=THEORY["dae"]["resources"]["gpu"],
         mem_mb=THEORY["dae"]["resources"]["mem_mb"],
         runtime=THEORY["dae"]["resources"]["runtime"],
-    group:
-        "theory"
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        seed=config["seed"],
+        device=config["device"],
+        data=THEORY_DATA,
+        dae=lambda wildcards: THEORY_DAE[wildcards.K],
+        # the DAE's spectral initialisation (K > 1) uses the closed form's clustering settings
+        spectral=THEORY_SPECTRAL,
     script:
         "../scripts/theory_dae.py"
 
@@ -100,18 +96,18 @@ rule theory_dae:
 rule plot_phase:
     """Heat-map of the success probability over (N_k, d), closed form | DAE, line N_k = d."""
     input:
-        unpack(theory_tables),
+        unpack(lambda wildcards: THEORY_TABLES[wildcards.name]),
     output:
-        figure=RESULTS + "/figures/{name}." + THEORY_EXT,
+        figure=f"{RESULTS}/figures/{{name}}.{THEORY_EXT}",
+    log:
+        f"{RESULTS}/logs/plot_phase/{{name}}.log",
     wildcard_constraints:
         name="|".join(THEORY_FIGURES),
-    params:
-        plot=config["plot"],
-    log:
-        RESULTS + "/logs/plot_phase/{name}.log",
     localrule: True
     conda:
         "../../envs/plots.yaml"
+    params:
+        plot=config["plot"],
     script:
         "../scripts/plot_phase.py"
 
