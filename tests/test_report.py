@@ -1,0 +1,114 @@
+"""`snakemake --report` on the completed tiny run (issue #6): the report builds, and every output
+the workflow registers with report() is in it, with its caption and its embedded data. The
+registered outputs are asked from the parsed workflow (not listed here), so the test follows the
+rule files as their owners register more figures and tables.
+
+The report is written outside the fixture's directory; Snakemake only adds a run log under its
+.snakemake/log."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from snakemake.io import regex_from_filepattern
+
+from conftest import TINY, run_snakemake
+from workflow_info import PYTHON, ROOT
+
+pytestmark = pytest.mark.slow
+
+MARK = "@@report-outputs@@"
+# The output patterns flagged with report() in every rule (Snakemake has no public call for it,
+# so this reads the parsed Workflow object, as tests/workflow_info.py does).
+_PROBE = r"""
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.enums import Quietness
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+snakefile, workdir, *configfiles = sys.argv[1:]
+with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+    wf = api.workflow(
+        resource_settings=ResourceSettings(),
+        config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
+        storage_settings=StorageSettings(),
+        snakefile=Path(snakefile),
+        workdir=Path(workdir),
+    )
+    found = [{"rule": r.name, "pattern": str(f), "caption": bool(getattr(f.flags["report"], "caption", None))}
+             for r in wf._workflow.rules for f in r.output if f.flags.get("report")]
+print("@@report-outputs@@" + json.dumps(found))
+"""
+
+
+def report_outputs(workdir: Path) -> list[dict]:
+    """rule, output pattern and whether a caption is given, for every report() output (tiny config)."""
+    proc = subprocess.run([str(PYTHON), "-c", _PROBE, str(ROOT / "Snakefile"), str(workdir), str(TINY)],
+                          capture_output=True, text=True, cwd=str(workdir), timeout=300)
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    raise RuntimeError(f"parsing the workflow failed (rc {proc.returncode}):\n{proc.stderr[-6000:]}")
+
+
+def entry(html: str, path: str) -> str | None:
+    """The report's record of result file `path` (a JSON object in the page's data), or None."""
+    start = html.find(json.dumps(path) + ": {")
+    if start < 0:
+        return None
+    end = html.find('"data_uri"', start)
+    return html[start : end + 200] if end > 0 else html[start : start + 20000]
+
+
+@pytest.fixture(scope="module")
+def report_html(tiny_run, tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    proc = run_snakemake(tiny_run, "--report", out)
+    assert proc.returncode == 0, f"snakemake --report failed:\n{proc.stdout[-3000:]}{proc.stderr[-6000:]}"
+    assert out.is_file() and out.stat().st_size > 0, "snakemake --report wrote no file"
+    return out.read_text()
+
+
+def test_every_registered_output_is_in_the_report(tiny_run, report_html, tmp_path):
+    registered = report_outputs(tmp_path)
+    assert registered, "no rule registers an output with report()"
+    results = sorted(str(p.relative_to(tiny_run)) for p in (Path(tiny_run) / "results").rglob("*") if p.is_file())
+    problems = []
+    for reg in registered:
+        regex = re.compile(regex_from_filepattern(reg["pattern"]))
+        files = [f for f in results if regex.match(f)]
+        if not files:
+            problems.append(f"{reg['rule']}: no file of the tiny run matches {reg['pattern']}")
+        if not reg["caption"]:
+            problems.append(f"{reg['rule']}: {reg['pattern']} is registered without a caption")
+        for f in files:
+            rec = entry(report_html, f)
+            if rec is None:
+                problems.append(f"{reg['rule']}: {f} is not in the report")
+            elif re.search(r'"caption": "\s*"', rec) or '"caption": "' not in rec:
+                problems.append(f"{reg['rule']}: {f} has an empty caption in the report")
+            elif '"data_uri": "data:' not in rec:
+                problems.append(f"{reg['rule']}: {f} is not embedded in the report")
+    assert not problems, "\n".join(problems)
+
+
+# Issue #6 asks for every figure and table in the report. Captions are being added by the owners of
+# the rule files (theory.smk: Figs 2/3/6; jacobian.smk: Figs 5/7; every rule writing
+# results/tables/*): until then this fails as expected; strict, so that it reports when the gap
+# closes and the marker must go.
+@pytest.mark.xfail(strict=True, reason="not every figure/table is registered with report() yet")
+def test_every_figure_and_table_is_in_the_report(tiny_run, report_html):
+    results = Path(tiny_run) / "results"
+    wanted = sorted(
+        str(p.relative_to(tiny_run))
+        for folder, suffixes in (("figures", (".png", ".pdf", ".svg")), ("tables", (".csv", ".md")))
+        for p in (results / folder).glob("*")
+        if p.suffix in suffixes
+    )
+    assert wanted, "the tiny run made no figures or tables"
+    missing = [f for f in wanted if entry(report_html, f) is None]
+    assert not missing, f"{len(missing)} of {len(wanted)} figures/tables are not in the report: {missing}"
