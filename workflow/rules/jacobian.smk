@@ -12,35 +12,43 @@ FIG_EXT = config["plot"]["format"]
 # rerun anything).
 JAC_NUMERIC = {
     k: JAC[k]
-    for k in ("num_steps", "sigma_min", "sigma_max", "rho", "steps", "eta", "chunk_size")
+    for k in (
+        "num_steps",
+        "sigma_min",
+        "sigma_max",
+        "rho",
+        "steps",
+        "eta",
+        "chunk_size",
+    )
 }
 
 
 rule jacobian_rank:
     """Rank of dD/dx at the pre-step states of one seeded Heun trajectory of a dataset's U-Net."""
     input:
-        model=RESULTS + "/realdata/{dataset}/unet/model.pt",
-        manifest=RESULTS + "/data/{dataset}/manifest.json",
+        model="results/realdata/{dataset}/unet/model.pt",
+        manifest="results/data/{dataset}/manifest.json",
     output:
-        npz=RESULTS + "/jacobian/{dataset}/noise{noise}.npz",
+        npz="results/jacobian/{dataset}/noise{noise}.npz",
+    log:
+        "results/logs/jacobian_rank/{dataset}_noise{noise}.log",
     wildcard_constraints:
         dataset=r"[A-Za-z0-9_\-]+",
         noise=r"\d+",
-    params:
-        seed=config["seed"],
-        device=config["device"],
-        **JAC_NUMERIC,
-    log:
-        RESULTS + "/logs/jacobian_rank/{dataset}_noise{noise}.log",
+    group:
+        "jacobian"
+    conda:
+        "../../envs/analysis.yaml"
     threads: JAC["threads"]
     resources:
         gpu=JAC["resources"]["gpu"],
         mem_mb=JAC["resources"]["mem_mb"],
         runtime=JAC["resources"]["runtime"],
-    group:
-        "jacobian"
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        **JAC_NUMERIC,
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/jacobian_rank.py"
 
@@ -49,113 +57,139 @@ rule jacobian_tables:
     """The tidy rank table of all datasets and noises, and Table 2 (contract in DEVELOPING.md)."""
     input:
         npz=expand(
-            RESULTS + "/jacobian/{dataset}/noise{noise}.npz",
+            "results/jacobian/{dataset}/noise{noise}.npz",
             dataset=JAC["datasets"],
             noise=range(JAC["num_noises"]),
         ),
     output:
-        ranks=RESULTS + "/tables/jacobian_rank.csv",
-        table2=RESULTS + "/tables/table2_intrinsic_dimension.csv",
+        ranks="results/tables/jacobian_rank.csv",
+        table2="results/tables/table2_intrinsic_dimension.csv",
+    log:
+        "results/logs/jacobian_tables/jacobian_tables.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
     params:
         seed=config["seed"],
         datasets=JAC["datasets"],
         fixed_sigma=JAC["fixed_sigma"],
-        config={**JAC_NUMERIC, "datasets": JAC["datasets"], "num_noises": JAC["num_noises"], "fixed_sigma": JAC["fixed_sigma"]},
-    log:
-        RESULTS + "/logs/jacobian_tables/jacobian_tables.log",
-    localrule: True
-    conda:
-        "../../envs/analysis.yaml"
+        config={
+            **JAC_NUMERIC,
+            "datasets": JAC["datasets"],
+            "num_noises": JAC["num_noises"],
+            "fixed_sigma": JAC["fixed_sigma"],
+        },
     script:
         "../scripts/jacobian_tables.py"
 
 
 rule jacobian_molrg:
     """Ground truth: rank along the trajectory of the closed-form MoLRG denoiser (d at small
-    sigma, K*d at large sigma) and, if configured, of U-Nets trained on MoLRG (issue #3)."""
+    sigma, K*d at large sigma) and, if configured, of U-Nets trained on MoLRG (issue #3).
+    """
     input:
         unets=[
-            RESULTS + f"/molrg_unet/models/{cell}/model.pt"
+            f"results/molrg_unet/models/{cell}/model.pt"
             for cell in JAC["molrg_check"]["unet_cells"]
         ],
     output:
-        table=RESULTS + "/tables/jacobian_molrg_rank.csv",
-    params:
-        seed=config["seed"],
-        device=config["device"],
-        check=JAC["molrg_check"],
-        unet_cells=JAC["molrg_check"]["unet_cells"],
-        provenance={**JAC_NUMERIC, "molrg_check": JAC["molrg_check"]},
-        **{k: JAC_NUMERIC[k] for k in ("num_steps", "sigma_min", "sigma_max", "rho", "eta", "chunk_size")},
+        table="results/tables/jacobian_molrg_rank.csv",
     log:
-        RESULTS + "/logs/jacobian_molrg/jacobian_molrg.log",
+        "results/logs/jacobian_molrg/jacobian_molrg.log",
+    group:
+        "jacobian"
+    conda:
+        "../../envs/analysis.yaml"
     threads: JAC["threads"]
     resources:
         gpu=JAC["resources"]["gpu"],
         mem_mb=JAC["resources"]["mem_mb"],
         runtime=JAC["resources"]["runtime"],
-    group:
-        "jacobian"
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        **{
+            k: JAC_NUMERIC[k]
+            for k in (
+                "num_steps",
+                "sigma_min",
+                "sigma_max",
+                "rho",
+                "eta",
+                "chunk_size",
+            )
+        },
+        seed=config["seed"],
+        device=config["device"],
+        check=JAC["molrg_check"],
+        unet_cells=JAC["molrg_check"]["unet_cells"],
+        provenance={**JAC_NUMERIC, "molrg_check": JAC["molrg_check"]},
     script:
         "../scripts/jacobian_molrg.py"
 
 
 rule plot_fig7:
     input:
-        ranks=RESULTS + "/tables/jacobian_rank.csv",
-        table2=RESULTS + "/tables/table2_intrinsic_dimension.csv",
+        ranks="results/tables/jacobian_rank.csv",
+        table2="results/tables/table2_intrinsic_dimension.csv",
     output:
-        fig=RESULTS + f"/figures/fig7_jacobian_rank.{FIG_EXT}",
+        fig=f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
+    log:
+        "results/logs/plot_fig7/plot_fig7.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
     params:
         kind="fig7",
         eta=JAC["eta"],
         style=config["plot"],
-    log:
-        RESULTS + "/logs/plot_fig7/plot_fig7.log",
-    localrule: True
-    conda:
-        "../../envs/plots.yaml"
     script:
         "../scripts/plot_jacobian.py"
 
 
 rule plot_jacobian_molrg:
     input:
-        table=RESULTS + "/tables/jacobian_molrg_rank.csv",
+        table="results/tables/jacobian_molrg_rank.csv",
     output:
-        fig=RESULTS + f"/figures/jacobian_molrg_rank.{FIG_EXT}",
+        fig=f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
+    log:
+        "results/logs/plot_jacobian_molrg/plot_jacobian_molrg.log",
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
     params:
         kind="molrg",
         eta=JAC["eta"],
         style=config["plot"],
-    log:
-        RESULTS + "/logs/plot_jacobian_molrg/plot_jacobian_molrg.log",
-    localrule: True
-    conda:
-        "../../envs/plots.yaml"
     script:
         "../scripts/plot_jacobian.py"
 
 
 # --- Fig 5: editing ---------------------------------------------------------------------------
-def editing_inputs(wildcards):
-    """The checkpoint (a configured path, possibly one this pipeline trains, else the dataset's
-    reference U-Net) and the image source (a configured image file, else the dataset's train.npz)."""
-    ins = {"model": EDIT["checkpoint"] or f"{RESULTS}/realdata/{EDIT['dataset']}/unet/model.pt"}
-    if EDIT["image_file"]:
-        ins["image"] = EDIT["image_file"]
-    else:
-        ins["data"] = f"{RESULTS}/data/{EDIT['dataset']}/train.npz"
-    return ins
+# The checkpoint (a configured path, possibly one this pipeline trains, else the dataset's
+# reference U-Net) and the image source (a configured image file, else the dataset's train.npz).
+EDIT_INPUTS = {
+    "model": EDIT["checkpoint"] or f"results/realdata/{EDIT['dataset']}/unet/model.pt",
+    **(
+        {"image": EDIT["image_file"]}
+        if EDIT["image_file"]
+        else {"data": f"results/data/{EDIT['dataset']}/train.npz"}
+    ),
+}
 
 
 EDIT_NUMERIC = {
     k: EDIT[k]
     for k in (
-        "checkpoint_kind", "image_file", "image_size", "image_index", "edit_t", "ddim_steps",
-        "t_min", "num_vectors", "strengths", "power_iters", "tol",
+        "checkpoint_kind",
+        "image_file",
+        "image_size",
+        "image_index",
+        "edit_t",
+        "ddim_steps",
+        "t_min",
+        "num_vectors",
+        "strengths",
+        "power_iters",
+        "tol",
     )
 }
 
@@ -164,56 +198,60 @@ rule editing:
     """DDIM inversion to t = edit_t T, leading singular vectors of the Jacobian there, edits and
     DDIM back; a random unit direction as the baseline."""
     input:
-        unpack(editing_inputs),
+        **EDIT_INPUTS,
     output:
-        npz=RESULTS + "/editing/edits.npz",
-        table=RESULTS + "/tables/editing_distances.csv",
-    params:
-        seed=config["seed"],
-        device=config["device"],
-        source_name=EDIT["checkpoint"] or EDIT["dataset"],
-        batch_size=EDIT["batch_size"],
-        provenance={**EDIT_NUMERIC, "dataset": EDIT["dataset"], "checkpoint": EDIT["checkpoint"]},
-        **EDIT_NUMERIC,
+        npz="results/editing/edits.npz",
+        table="results/tables/editing_distances.csv",
     log:
-        RESULTS + "/logs/editing/editing.log",
+        "results/logs/editing/editing.log",
+    group:
+        "editing"
+    conda:
+        "../../envs/analysis.yaml"
     threads: EDIT["threads"]
     resources:
         gpu=EDIT["resources"]["gpu"],
         mem_mb=EDIT["resources"]["mem_mb"],
         runtime=EDIT["resources"]["runtime"],
-    group:
-        "editing"
-    conda:
-        "../../envs/analysis.yaml"
+    params:
+        **EDIT_NUMERIC,
+        seed=config["seed"],
+        device=config["device"],
+        source_name=EDIT["checkpoint"] or EDIT["dataset"],
+        batch_size=EDIT["batch_size"],
+        provenance={
+            **EDIT_NUMERIC,
+            "dataset": EDIT["dataset"],
+            "checkpoint": EDIT["checkpoint"],
+        },
     script:
         "../scripts/editing_run.py"
 
 
 rule plot_fig5:
     input:
-        npz=RESULTS + "/editing/edits.npz",
+        npz="results/editing/edits.npz",
     output:
-        fig=RESULTS + f"/figures/fig5_editing.{FIG_EXT}",
-    params:
-        style=config["plot"],
+        fig=f"results/figures/fig5_editing.{FIG_EXT}",
     log:
-        RESULTS + "/logs/plot_fig5/plot_fig5.log",
+        "results/logs/plot_fig5/plot_fig5.log",
     localrule: True
     conda:
         "../../envs/plots.yaml"
+    params:
+        style=config["plot"],
     script:
         "../scripts/plot_editing.py"
 
 
 FINAL_OUTPUTS.extend(
     [
-        RESULTS + "/tables/jacobian_rank.csv",
-        RESULTS + "/tables/table2_intrinsic_dimension.csv",
-        RESULTS + f"/figures/fig7_jacobian_rank.{FIG_EXT}",
-        RESULTS + "/tables/jacobian_molrg_rank.csv",
-        RESULTS + f"/figures/jacobian_molrg_rank.{FIG_EXT}",
-        RESULTS + "/tables/editing_distances.csv",
-        RESULTS + f"/figures/fig5_editing.{FIG_EXT}",
+        "results/tables/jacobian_rank.csv",
+        "results/tables/table2_intrinsic_dimension.csv",
+        f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
+        "results/tables/jacobian_molrg_rank.csv",
+        f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
+        "results/tables/editing_distances.csv",
+        f"results/figures/fig5_editing.{FIG_EXT}",
     ]
 )

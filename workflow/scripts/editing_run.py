@@ -17,20 +17,24 @@ device = select_device(p.device)
 inp = snakemake.input  # noqa: F821
 
 
-def load_image() -> torch.Tensor:
+def load_image(model) -> torch.Tensor:
     """The image to edit, (1, C, H, W) in [-1, 1]: a row of the dataset's train.npz, or an external
-    image file (centre-cropped to a square, resized to `image_size`, RGB)."""
+    image file, centre-cropped to a square and resized to `image_size` (default: the U-Net's own
+    resolution where the model exposes it), grey or RGB as the U-Net takes it (RGB if unknown)."""
     if p.image_file:
         from PIL import Image
 
-        img = Image.open(inp.image).convert("RGB")
+        net = getattr(model, "net", None)  # molrg U-Nets expose their input format
+        channels = getattr(net, "in_channels", 3)
+        size = p.image_size or getattr(net, "img_resolution", None)
+        img = Image.open(inp.image).convert("L" if channels == 1 else "RGB")
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         img = img.crop((left, top, left + side, top + side))
-        if p.image_size:
-            img = img.resize((p.image_size, p.image_size), Image.LANCZOS)
-        x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
-        return x.unsqueeze(0)
+        if size:
+            img = img.resize((size, size), Image.LANCZOS)
+        x = torch.from_numpy(np.asarray(img, dtype=np.float32)).reshape(img.height, img.width, -1)
+        return (x.permute(2, 0, 1) / 127.5 - 1).unsqueeze(0)
     with np.load(inp.data) as z:
         if not 0 <= p.image_index < len(z["x"]):
             raise IndexError(f"editing.image_index = {p.image_index} but {inp.data} holds {len(z['x'])} images")
@@ -38,7 +42,7 @@ def load_image() -> torch.Tensor:
 
 
 model = load_checkpoint_denoiser(inp.model, device, kind=p.checkpoint_kind)
-x0 = load_image().to(device)
+x0 = load_image(model).to(device)
 n = x0[0].numel()
 num_steps = max(1, round(p.edit_t * p.ddim_steps))  # DDIM steps from t_min up to the edit time
 sigmas = ddim_sigmas(p.edit_t, num_steps, p.t_min)
