@@ -229,6 +229,11 @@ rule molrg_unet_fig4_left:
             "n": "$N$",
         },
         fit_scope="all",
+        note=(
+            f"eps = {100 * MU['eps_quantile']:g} % quantile of fresh-sample nearest-training-point distances "
+            f"(Eq. 46): a perfectly\ngeneralising model scores GL = {1 - MU['eps_quantile']:g} by construction, "
+            f"so the curves plateau there (threshold {MU_FIT['threshold']:g})."
+        ),
     script:
         "../scripts/plot_gl.py"
 

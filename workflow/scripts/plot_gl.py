@@ -5,7 +5,8 @@ table, Fig 4 right (real data, colour = dataset). Spec §6.1, §6.2, §6.5, §10
 Inputs: `table` (one row per trained model) and `fit` (rows of molrg.sigmoid.fit_report with
 columns scope, x_variable, a, b, rmse, x_at_threshold, ci_low, ci_high, status).
 Params: style (config `plot`), threshold, columns {x, n, hue, gl} (column names in the table),
-labels {title, hue, x, n} (axis/legend text), fit_scope (the fit rows to draw, e.g. 'all').
+labels {title, hue, x, n} (axis/legend text), fit_scope (the fit rows to draw, e.g. 'all'),
+optional note (a caption line under the panels).
 """
 import matplotlib
 
@@ -64,6 +65,9 @@ fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.2, 7.0))
 panel(top, cols["x"], labels["x"])
 panel(bottom, cols["n"], labels["n"])
 top.set_title(labels["title"])
+note = p.get("note", "")
+if note:
+    fig.text(0.01, 0.0, note, fontsize="x-small", ha="left", va="top", wrap=True)
 fig.tight_layout()
 save_figure(fig, snakemake.output.figure, dict(style), dpi=style["dpi"],  # noqa: F821
             extra={"threshold": p.threshold, "fit_scope": p.fit_scope, "columns": cols})
