@@ -36,6 +36,18 @@ def run_snakemake(workdir, *args, configfiles=(TINY,), cores=2, timeout=1800, ch
     return proc
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread in every test: on a 2-core machine (CI) two threads next to the snakemake
+    subprocesses are several times slower than one."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A completed run of the whole DAG on the tiny config; returns its working directory."""

@@ -9,15 +9,6 @@ from molrg.gl import (epsilon_from_fresh, gl_from_similarities, gl_score, neares
 from molrg.mixture import orthogonal_bases, sample, standard_molrg
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine two threads are several times slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_chunked_search_equals_brute_force(metric):
     g = torch.Generator().manual_seed(0)

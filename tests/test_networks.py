@@ -10,15 +10,6 @@ from molrg.networks import DDPMpp, images_to_vectors, num_parameters, vectors_to
 from molrg.precond import EDMPrecond, VPPrecond, edm_loss, vp_loss
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine two threads are several times slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("res,cm,nb,attn", [(4, (2, 2, 2), 2, (16,)), (8, (1, 2), 1, (4,)), (4, (1,), 1, ())])
 def test_unet_maps_images_to_images(res, cm, nb, attn):
     torch.manual_seed(0)

@@ -9,15 +9,6 @@ from molrg.mixture import MoLRGDenoiser, orthogonal_bases, sample, standard_molr
 from molrg.sampler import edm_sigma_steps, generate, heun_sample
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine two threads are several times slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_sigma_steps_match_the_spec_table():
     s = edm_sigma_steps(18, 0.002, 80.0, 7.0)
     assert len(s) == 19 and s[-1] == 0

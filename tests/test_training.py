@@ -16,15 +16,6 @@ from molrg.precond import edm_loss
 from molrg.training import TrainConfig, build_denoiser, ema_beta, learning_rate, load_denoiser, train_denoiser
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine two threads are several times slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 NET = {"width": 8, "channel_mult": (1, 1), "num_blocks": 1, "attn_resolutions": (), "dropout": 0.1}
 
 
