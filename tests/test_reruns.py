@@ -93,6 +93,11 @@ def dry_run(workdir: Path, tmp_path: Path, override: dict | None = None, *args) 
     return table, jobs
 
 
+def explain(jobs) -> str:
+    """One line per job: rule, outputs and Snakemake's reason for planning it."""
+    return "\n".join(f"  {j.rule} {list(j.outputs)}: {j.reason[:300]}" for j in jobs)
+
+
 def downstream(jobs: list[Job], roots: list[Job]) -> set:
     """The keys of `roots` and of every job that consumes, directly or not, one of their outputs."""
     consumers = {}
@@ -127,7 +132,10 @@ def test_plot_setting_reruns_only_figures(tiny_run, full_dag, tmp_path):
     in_dag = {j.rule for j in full_dag}
     planned = set(table) - {"all"}
     assert planned, "changing plot.dpi planned no job: the figure rules do not take the plot section as params"
-    assert planned <= figure_rules, f"plot.dpi reruns non-figure rules: {sorted(planned - figure_rules)}"
+    assert planned <= figure_rules, (
+        f"plot.dpi reruns non-figure rules {sorted(planned - figure_rules)}:\n"
+        + explain(j for j in jobs if j.rule not in figure_rules | {"all"})
+    )
     assert planned == figure_rules & in_dag, (
         f"figure rules not rerun after a DPI change (plot section not in their params?): "
         f"{sorted((figure_rules & in_dag) - planned)}"
@@ -155,7 +163,8 @@ def test_training_value_reruns_only_affected_cells_and_downstream(tiny_run, full
     expected = downstream(full_dag, roots)
     _, jobs = dry_run(tiny_run, tmp_path, override)
     planned = {j.key for j in jobs}
-    assert planned - expected == set(), f"jobs planned that do not depend on {rule}: {sorted(planned - expected)}"
+    extra = [j for j in jobs if j.key not in expected]
+    assert not extra, f"jobs planned that do not depend on {rule}:\n" + explain(extra)
     assert expected - planned == set(), f"jobs downstream of {rule} not planned: {sorted(expected - planned)}"
     for j in jobs:
         if j.key in {r.key for r in roots}:
@@ -163,8 +172,8 @@ def test_training_value_reruns_only_affected_cells_and_downstream(tiny_run, full
 
 
 def test_no_change_plans_nothing(tiny_run, tmp_path):
-    table, _ = dry_run(tiny_run, tmp_path)
-    assert table == {}, f"jobs planned without any change: {table}"
+    table, jobs = dry_run(tiny_run, tmp_path)
+    assert table == {}, f"jobs planned without any change: {table}\n" + explain(jobs)
 
 
 def test_resources_change_plans_nothing(tiny_run, tmp_path):
@@ -176,5 +185,5 @@ def test_resources_change_plans_nothing(tiny_run, tmp_path):
         "editing": {"resources": {"mem_mb": 4100}},
         "theory": {"dae": {"resources": {"runtime": 61}}, "closed_form": {"resources": {"mem_mb": 2100}}},
     }
-    table, _ = dry_run(tiny_run, tmp_path, override)
-    assert table == {}, f"jobs planned after a change of resources only: {table}"
+    table, jobs = dry_run(tiny_run, tmp_path, override)
+    assert table == {}, f"jobs planned after a change of resources only: {table}\n" + explain(jobs)
