@@ -39,7 +39,7 @@ rule jacobian_rank:
     group:
         "jacobian"
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/train.yaml"
     threads: JAC["threads"]
     resources:
         gpu=JAC["resources"]["gpu"],
@@ -99,7 +99,7 @@ rule jacobian_molrg:
     group:
         "jacobian"
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/train.yaml"
     threads: JAC["threads"]
     resources:
         gpu=JAC["resources"]["gpu"],
@@ -207,7 +207,7 @@ rule editing:
     group:
         "editing"
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/train.yaml"
     threads: EDIT["threads"]
     resources:
         gpu=EDIT["resources"]["gpu"],

@@ -76,7 +76,7 @@ rule theory_dae:
     group:
         "theory"
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/train.yaml"
     threads: THEORY["threads"]
     resources:
         gpu=THEORY["dae"]["resources"]["gpu"],
