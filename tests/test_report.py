@@ -96,19 +96,45 @@ def test_every_registered_output_is_in_the_report(tiny_run, report_html, tmp_pat
     assert not problems, "\n".join(problems)
 
 
-# Issue #6 asks for every figure and table in the report. Captions are being added by the owners of
-# the rule files (theory.smk: Figs 2/3/6; jacobian.smk: Figs 5/7; every rule writing
-# results/tables/*): until then this fails as expected; strict, so that it reports when the gap
-# closes and the marker must go.
-@pytest.mark.xfail(strict=True, reason="not every figure/table is registered with report() yet")
+# Issue #6 asks for every figure and table in the report (and the theory tables behind Figs 2/3/6).
 def test_every_figure_and_table_is_in_the_report(tiny_run, report_html):
     results = Path(tiny_run) / "results"
     wanted = sorted(
         str(p.relative_to(tiny_run))
-        for folder, suffixes in (("figures", (".png", ".pdf", ".svg")), ("tables", (".csv", ".md")))
+        for folder, suffixes in (
+            ("figures", (".png", ".pdf", ".svg")),
+            ("tables", (".csv", ".md")),
+            ("theory", (".csv",)),
+        )
         for p in (results / folder).glob("*")
         if p.suffix in suffixes
     )
     assert wanted, "the tiny run made no figures or tables"
     missing = [f for f in wanted if entry(report_html, f) is None]
     assert not missing, f"{len(missing)} of {len(wanted)} figures/tables are not in the report: {missing}"
+
+
+def test_captions_show_config_values_and_paper_differences(tiny_run, report_html, tmp_path):
+    """Every registered output's caption is rendered (no Jinja left), shows config values of the run
+    (the tiny config's theory.n = 12 and realdata datasets [digits] where they apply) and says which
+    settings differ from the paper's."""
+    registered = report_outputs(tmp_path)
+    results = sorted(str(p.relative_to(tiny_run)) for p in (Path(tiny_run) / "results").rglob("*") if p.is_file())
+    problems = []
+    for reg in registered:
+        regex = re.compile(regex_from_filepattern(reg["pattern"]))
+        for f in (f for f in results if regex.match(f)):
+            rec = entry(report_html, f)
+            if rec is None:
+                continue  # reported by test_every_registered_output_is_in_the_report
+            caption = rec[rec.find('"caption": "') : rec.find('"data_uri"')]
+            if "{{" in caption or "{%" in caption:
+                problems.append(f"{f}: caption has unrendered Jinja")
+            if "Differences from the paper" not in caption and "UNCONFIRMED" not in caption:
+                problems.append(f"{f}: caption does not say which settings differ from the paper's")
+            # the value is rendered as an HTML literal: n = <tt ...>12</tt>
+            if reg["rule"].startswith(("plot_phase", "theory_")) and not re.search(r"n = [^=]{0,60}>12<", caption):
+                problems.append(f"{f}: caption does not show theory.n of the run (12)")
+            if reg["rule"] in ("realdata_table1", "realdata_gl_table", "realdata_fid_table") and "digits" not in caption:
+                problems.append(f"{f}: caption does not show the run's datasets ([digits])")
+    assert not problems, "\n".join(problems)

@@ -62,8 +62,18 @@ rule jacobian_tables:
             noise=range(JAC["num_noises"]),
         ),
     output:
-        ranks="results/tables/jacobian_rank.csv",
-        table2="results/tables/table2_intrinsic_dimension.csv",
+        ranks=report(
+            "results/tables/jacobian_rank.csv",
+            caption="../report/jacobian_rank.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="Tables",
+        ),
+        table2=report(
+            "results/tables/table2_intrinsic_dimension.csv",
+            caption="../report/jacobian_rank.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="Tables",
+        ),
     log:
         "results/logs/jacobian_tables/jacobian_tables.log",
     localrule: True
@@ -93,7 +103,12 @@ rule jacobian_molrg:
             for cell in JAC["molrg_check"]["unet_cells"]
         ],
     output:
-        table="results/tables/jacobian_molrg_rank.csv",
+        table=report(
+            "results/tables/jacobian_molrg_rank.csv",
+            caption="../report/jacobian_molrg.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="MoLRG ground-truth check",
+        ),
     log:
         "results/logs/jacobian_molrg/jacobian_molrg.log",
     group:
@@ -131,7 +146,12 @@ rule plot_fig7:
         ranks="results/tables/jacobian_rank.csv",
         table2="results/tables/table2_intrinsic_dimension.csv",
     output:
-        fig=f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
+        fig=report(
+            f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
+            caption="../report/jacobian_rank.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="Figures",
+        ),
     log:
         "results/logs/plot_fig7/plot_fig7.log",
     localrule: True
@@ -149,7 +169,12 @@ rule plot_jacobian_molrg:
     input:
         table="results/tables/jacobian_molrg_rank.csv",
     output:
-        fig=f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
+        fig=report(
+            f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
+            caption="../report/jacobian_molrg.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="MoLRG ground-truth check",
+        ),
     log:
         "results/logs/plot_jacobian_molrg/plot_jacobian_molrg.log",
     localrule: True
@@ -201,7 +226,12 @@ rule editing:
         **EDIT_INPUTS,
     output:
         npz="results/editing/edits.npz",
-        table="results/tables/editing_distances.csv",
+        table=report(
+            "results/tables/editing_distances.csv",
+            caption="../report/fig5_editing.rst",
+            category="Editing (Fig 5)",
+            subcategory="Tables",
+        ),
     log:
         "results/logs/editing/editing.log",
     group:
@@ -232,7 +262,12 @@ rule plot_fig5:
     input:
         npz="results/editing/edits.npz",
     output:
-        fig=f"results/figures/fig5_editing.{FIG_EXT}",
+        fig=report(
+            f"results/figures/fig5_editing.{FIG_EXT}",
+            caption="../report/fig5_editing.rst",
+            category="Editing (Fig 5)",
+            subcategory="Figures",
+        ),
     log:
         "results/logs/plot_fig5/plot_fig5.log",
     localrule: True

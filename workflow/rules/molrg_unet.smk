@@ -170,7 +170,12 @@ rule molrg_unet_gl_table:
     input:
         rows=expand("results/molrg_unet/gl/{cell}.csv", cell=MU_CELLS),
     output:
-        table="results/tables/molrg_gl_scores.csv",
+        table=report(
+            "results/tables/molrg_gl_scores.csv",
+            caption="../report/molrg_gl_tables.rst",
+            category="MoLRG U-Nets (Fig 4 left)",
+            subcategory="Tables",
+        ),
     log:
         "results/logs/molrg_unet_gl_table/table.log",
     localrule: True
@@ -189,7 +194,12 @@ rule molrg_unet_sigmoid_fit:
     input:
         table=rules.molrg_unet_gl_table.output.table,
     output:
-        fit="results/tables/molrg_sigmoid_fit.csv",
+        fit=report(
+            "results/tables/molrg_sigmoid_fit.csv",
+            caption="../report/molrg_gl_tables.rst",
+            category="MoLRG U-Nets (Fig 4 left)",
+            subcategory="Tables",
+        ),
     log:
         "results/logs/molrg_unet_sigmoid_fit/fit.log",
     localrule: True
@@ -211,7 +221,8 @@ rule molrg_unet_fig4_left:
         figure=report(
             f"results/figures/fig4_left_molrg_gl.{MU_FIG_EXT}",
             caption="../report/fig4_left_molrg_gl.rst",
-            category="Fig 4",
+            category="MoLRG U-Nets (Fig 4 left)",
+            subcategory="Figures",
         ),
     log:
         "results/logs/molrg_unet_fig4_left/figure.log",

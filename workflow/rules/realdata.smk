@@ -237,8 +237,18 @@ rule realdata_table1:
     input:
         **RD_TABLE1_SAMPLES,
     output:
-        csv="results/tables/table1_eq8_distance.csv",
-        md="results/tables/table1_eq8_distance.md",
+        csv=report(
+            "results/tables/table1_eq8_distance.csv",
+            caption="../report/table1.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Table 1, Fig 1",
+        ),
+        md=report(
+            "results/tables/table1_eq8_distance.md",
+            caption="../report/table1.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Table 1, Fig 1",
+        ),
     log:
         "results/logs/realdata_table1/table1.log",
     localrule: True
@@ -272,7 +282,8 @@ rule plot_fig1:
         fig=report(
             f"results/figures/fig1_samples.{RD_FIG_EXT}",
             caption="../report/fig1_samples.rst",
-            category="Fig 1",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Table 1, Fig 1",
         ),
     log:
         "results/logs/plot_fig1/fig1.log",
@@ -366,8 +377,18 @@ rule realdata_gl_table:
     input:
         **RD_GL_TABLE_INPUTS,
     output:
-        scores="results/tables/real_gl_scores.csv",
-        fit="results/tables/real_sigmoid_fit.csv",
+        scores=report(
+            "results/tables/real_gl_scores.csv",
+            caption="../report/real_gl_tables.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Fig 4 right",
+        ),
+        fit=report(
+            "results/tables/real_sigmoid_fit.csv",
+            caption="../report/real_gl_tables.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Fig 4 right",
+        ),
     log:
         "results/logs/realdata_gl_table/gl_table.log",
     localrule: True
@@ -421,7 +442,12 @@ rule realdata_fid_table:
     input:
         parts=[f"results/realdata/{name}/fid.csv" for name in RD_FID],
     output:
-        csv="results/tables/fid.csv",
+        csv=report(
+            "results/tables/fid.csv",
+            caption="../report/fid_table.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="FID",
+        ),
     log:
         "results/logs/realdata_fid_table/fid.log",
     localrule: True
@@ -446,7 +472,8 @@ rule plot_fig4_right:
         figure=report(
             f"results/figures/fig4_right_real_gl.{RD_FIG_EXT}",
             caption="../report/fig4_right_real_gl.rst",
-            category="Fig 4",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Fig 4 right",
         ),
     log:
         "results/logs/plot_fig4_right/figure.log",

@@ -42,7 +42,12 @@ rule theory_closed_form:
     """Closed-form recovery over the (d, N_k) grid of one K: PCA by SVD (K = 1) or K-subspaces
     with spectral initialisation (K > 1); trials and cells batched as tensors."""
     output:
-        table=f"{RESULTS}/theory/K{{K}}_closed_form.csv",
+        table=report(
+            f"{RESULTS}/theory/K{{K}}_closed_form.csv",
+            caption="../report/theory_table.rst",
+            category="Theory (Figs 2, 3, 6)",
+            subcategory="Tables",
+        ),
     log:
         f"{RESULTS}/logs/theory_closed_form/K{{K}}.log",
     wildcard_constraints:
@@ -68,7 +73,12 @@ rule theory_dae:
     1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch.
     """
     output:
-        table=f"{RESULTS}/theory/K{{K}}_dae.csv",
+        table=report(
+            f"{RESULTS}/theory/K{{K}}_dae.csv",
+            caption="../report/theory_table.rst",
+            category="Theory (Figs 2, 3, 6)",
+            subcategory="Tables",
+        ),
     log:
         f"{RESULTS}/logs/theory_dae/K{{K}}.log",
     wildcard_constraints:
@@ -98,7 +108,12 @@ rule plot_phase:
     input:
         unpack(lambda wildcards: THEORY_TABLES[wildcards.name]),
     output:
-        figure=f"{RESULTS}/figures/{{name}}.{THEORY_EXT}",
+        figure=report(
+            f"{RESULTS}/figures/{{name}}.{THEORY_EXT}",
+            caption="../report/phase_transition.rst",
+            category="Theory (Figs 2, 3, 6)",
+            subcategory="Figures",
+        ),
     log:
         f"{RESULTS}/logs/plot_phase/{{name}}.log",
     wildcard_constraints:
