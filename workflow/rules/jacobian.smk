@@ -70,7 +70,7 @@ rule jacobian_tables:
         ),
         table2=report(
             "results/tables/table2_intrinsic_dimension.csv",
-            caption="../report/jacobian_rank.rst",
+            caption="../report/table2_intrinsic_dimension.rst",
             category="Jacobian (Fig 7, Table 2)",
             subcategory="Tables",
         ),
@@ -148,7 +148,7 @@ rule plot_fig7:
     output:
         fig=report(
             f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
-            caption="../report/jacobian_rank.rst",
+            caption="../report/fig7_jacobian_rank.rst",
             category="Jacobian (Fig 7, Table 2)",
             subcategory="Figures",
         ),
@@ -228,7 +228,7 @@ rule editing:
         npz="results/editing/edits.npz",
         table=report(
             "results/tables/editing_distances.csv",
-            caption="../report/fig5_editing.rst",
+            caption="../report/editing_distances.rst",
             category="Editing (Fig 5)",
             subcategory="Tables",
         ),
