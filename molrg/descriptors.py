@@ -169,7 +169,13 @@ def load_sscd(path, device="cpu") -> SSCDDescriptor:
             "machines: place sscd_disc_large.torchscript.pt (https://github.com/facebookresearch/sscd-copy-detection) "
             "there, or set realdata.descriptor.kind to 'classifier' or 'pixel'"
         )
-    return SSCDDescriptor(torch.jit.load(str(path), map_location=device)).to(device)
+    from molrg.runtime import load_torch_file
+
+    model = load_torch_file(
+        lambda p: torch.jit.load(str(p), map_location=device), path, "the SSCD TorchScript descriptor",
+        "Check realdata.descriptor.sscd_path: it must be sscd_disc_large.torchscript.pt as published.",
+    )
+    return SSCDDescriptor(model).to(device)
 
 
 def build_descriptor(kind: str, classifier_path=None, sscd_path=None, device="cpu") -> nn.Module:

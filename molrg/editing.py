@@ -225,7 +225,12 @@ def load_checkpoint_denoiser(path, device, kind: str = "denoiser"):
     if kind not in ("denoiser", "vp_epsilon"):
         raise ValueError(f"checkpoint kind must be 'denoiser' or 'vp_epsilon', got {kind!r}")
     if is_torchscript(path):
-        net = torch.jit.load(str(path), map_location=device)
+        from molrg.runtime import load_torch_file
+
+        net = load_torch_file(
+            lambda p: torch.jit.load(str(p), map_location=device), path, "a TorchScript denoiser",
+            "Check editing.checkpoint (and editing.checkpoint_kind).",
+        )
     else:
         from molrg.training import load_denoiser  # issue #3's loader (our checkpoint format)
 

@@ -50,7 +50,13 @@ def inception_extractor(path, device="cpu"):
     if path.name != INCEPTION_FILE:  # InceptionV3W joins its folder with the fixed file name
         folder = Path(tempfile.mkdtemp(prefix="molrg_inception_"))
         os.symlink(path.resolve(), folder / INCEPTION_FILE)
-    model = InceptionV3W(str(folder), download=False, resize_inside=False).to(device).eval()
+    from molrg.runtime import load_torch_file
+
+    model = load_torch_file(
+        lambda f: InceptionV3W(str(f), download=False, resize_inside=False), folder,
+        f"clean-fid's Inception TorchScript ({path})",
+        f"Check realdata.fid.inception_path: it must be {INCEPTION_FILE} as published by NVIDIA.",
+    ).to(device).eval()
 
     def extract(batch: torch.Tensor) -> torch.Tensor:  # (B, 3, 299, 299) in [0, 255]
         return model(batch)

@@ -46,3 +46,23 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def load_torch_file(loader, path, what: str, fix: str = ""):
+    """Call `loader(path)` (torch.load / torch.jit.load / a constructor) and turn a corrupt or
+    foreign file into one clear error naming the file, what it should be and the fix, instead of
+    torch's internal message (e.g. 'PytorchStreamReader failed', or an UnpicklingError that advises
+    weights_only=False, which is the wrong advice for a corrupt file)."""
+    try:
+        return loader(path)
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(
+            f"{path}: cannot be read as {what} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})."
+            + (f" {fix}" if fix else "")
+        ) from err
+    except Exception as err:  # pickle.UnpicklingError and friends
+        if type(err).__name__ != "UnpicklingError":
+            raise
+        raise ValueError(f"{path}: cannot be read as {what} (corrupt or not a torch file). {fix}".rstrip()) from err

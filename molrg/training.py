@@ -252,9 +252,15 @@ def _fmt_seconds(s: float) -> str:
 
 def load_denoiser(path, device="cpu") -> nn.Module:
     """The EMA denoiser D(x, sigma) saved by `train_denoiser`, in eval mode, weights frozen."""
-    ck = torch.load(path, map_location=torch.device(device), weights_only=True)
-    if ck.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a model file written by molrg.training (format {ck.get('format')!r})")
+    from molrg.runtime import load_torch_file
+
+    ck = load_torch_file(
+        lambda p: torch.load(p, map_location=torch.device(device), weights_only=True), path,
+        "a model file written by molrg.training",
+        "Delete it and rerun the training rule that makes it, or point the config at the right file.",
+    )
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a model file written by molrg.training (format {ck.get('format') if isinstance(ck, dict) else type(ck).__name__!r})")
     model = build_denoiser(ck["precond"], ck["net_kwargs"], ck["precond_kwargs"])
     model.load_state_dict(ck["state_dict"])
     return model.to(device).eval().requires_grad_(False)

@@ -182,7 +182,7 @@ rule molrg_unet_gl_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        config_slice=MU,
+        config_slice={k: v for k, v in MU.items() if k not in ("resources", "threads")},
         seed=config["seed"],
     script:
         "../scripts/molrg_unet_gl_table.py"
