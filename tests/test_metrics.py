@@ -71,7 +71,11 @@ def test_realdata_rules_on_digits(tmp_path):
 
     gl = pd.read_csv(res / "tables/real_gl_scores.csv")
     assert gl.N.tolist() == [32, 128] and gl.gl.between(0, 1).all() and (gl.descriptor == "classifier").all()
-    assert (gl.d_intr == 10).all() and np.allclose(gl.N_over_d_intr, gl.N / 10)
+    # the tiny config takes d_intr from Table 2 (issue #5's Jacobian estimate) through the DAG
+    t2 = pd.read_csv(res / "tables/table2_intrinsic_dimension.csv").set_index("dataset")
+    d_intr = float(t2.loc["digits", "d_intr_min"])
+    assert gl.d_intr_source.str.startswith("table2").all(), gl.d_intr_source.tolist()
+    assert np.allclose(gl.d_intr, d_intr) and np.allclose(gl.N_over_d_intr, gl.N / d_intr)
     fits = pd.read_csv(res / "tables/real_sigmoid_fit.csv")
     assert set(fits.x_variable) == {"N_over_d_intr", "N"} and set(fits.scope) == {"all", "digits"}
     fid = pd.read_csv(res / "tables/fid.csv")
