@@ -9,50 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from snakemake.io import regex_from_filepattern
 
 from conftest import TINY, run_snakemake
-from workflow_info import PYTHON, ROOT
+from workflow_info import workflow_rules
 
 pytestmark = pytest.mark.slow
 
-MARK = "@@report-outputs@@"
-# The output patterns flagged with report() in every rule (Snakemake has no public call for it,
-# so this reads the parsed Workflow object, as tests/workflow_info.py does).
-_PROBE = r"""
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.enums import Quietness
-from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
-
-snakefile, workdir, *configfiles = sys.argv[1:]
-with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-    wf = api.workflow(
-        resource_settings=ResourceSettings(),
-        config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
-        storage_settings=StorageSettings(),
-        snakefile=Path(snakefile),
-        workdir=Path(workdir),
-    )
-    found = [{"rule": r.name, "pattern": str(f), "caption": bool(getattr(f.flags["report"], "caption", None))}
-             for r in wf._workflow.rules for f in r.output if f.flags.get("report")]
-print("@@report-outputs@@" + json.dumps(found))
-"""
-
-
 def report_outputs(workdir: Path) -> list[dict]:
     """rule, output pattern and whether a caption is given, for every report() output (tiny config)."""
-    proc = subprocess.run([str(PYTHON), "-c", _PROBE, str(ROOT / "Snakefile"), str(workdir), str(TINY)],
-                          capture_output=True, text=True, cwd=str(workdir), timeout=300)
-    for line in proc.stdout.splitlines():
-        if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
-    raise RuntimeError(f"parsing the workflow failed (rc {proc.returncode}):\n{proc.stderr[-6000:]}")
+    return [{"rule": r["name"], **o} for r in workflow_rules(workdir, [TINY]) for o in r["report_outputs"]]
 
 
 def entry(html: str, path: str) -> str | None:

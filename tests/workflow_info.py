@@ -1,5 +1,5 @@
 """What the workflow declares, asked from Snakemake itself: rules with their inputs, conda env,
-script, group, resources and locality, for a given config. Used by test_envs, test_lint and
+script, group, resources, locality and report() outputs, for a given config. Used by test_envs, test_lint and
 test_slurm, so that they follow the rule files as they grow instead of hard-coding rule names.
 
 Snakemake parses the workflow in a subprocess (it edits sys.path, os.environ and the working
@@ -56,6 +56,9 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
             "local": r.name in wf._workflow._localrules or bool(r.norun),
             "resources": {k: "<function>" if v.is_evaluable() else plain(v.value)
                           for k, v in r.resources.items() if not k.startswith("_")},
+            # outputs registered with report(): pattern and whether a caption is given
+            "report_outputs": [{"pattern": str(f), "caption": bool(getattr(f.flags["report"], "caption", None))}
+                               for f in r.output if f.flags.get("report")],
         })
 print("@@workflow-info@@" + json.dumps(rules))
 """
