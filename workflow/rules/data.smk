@@ -29,6 +29,8 @@ rule data_idx:
         **DATA_OUT,
     log:
         "results/logs/data_idx/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data_idx/{dataset}.tsv"
     wildcard_constraints:
         dataset=DATA_FORMATS["idx"],
     conda:
@@ -48,6 +50,8 @@ rule data_cifar_pickle:
         **DATA_OUT,
     log:
         "results/logs/data_cifar_pickle/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data_cifar_pickle/{dataset}.tsv"
     wildcard_constraints:
         dataset=DATA_FORMATS["cifar_pickle"],
     conda:
@@ -67,6 +71,8 @@ rule data_image_folder:
         **DATA_OUT,
     log:
         "results/logs/data_image_folder/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data_image_folder/{dataset}.tsv"
     wildcard_constraints:
         dataset=DATA_FORMATS["image_folder"],
     conda:
@@ -86,6 +92,8 @@ rule data_digits:
         **DATA_OUT,
     log:
         "results/logs/data_digits/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data_digits/{dataset}.tsv"
     wildcard_constraints:
         dataset=DATA_FORMATS["digits"],
     conda:

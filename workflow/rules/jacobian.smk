@@ -33,6 +33,8 @@ rule jacobian_rank:
         npz="results/jacobian/{dataset}/noise{noise}.npz",
     log:
         "results/logs/jacobian_rank/{dataset}_noise{noise}.log",
+    benchmark:
+        "results/benchmarks/jacobian_rank/{dataset}_noise{noise}.tsv"
     wildcard_constraints:
         dataset=r"[A-Za-z0-9_\-]+",
         noise=r"\d+",
@@ -76,6 +78,8 @@ rule jacobian_tables:
         ),
     log:
         "results/logs/jacobian_tables/jacobian_tables.log",
+    benchmark:
+        "results/benchmarks/jacobian_tables/jacobian_tables.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -111,6 +115,8 @@ rule jacobian_molrg:
         ),
     log:
         "results/logs/jacobian_molrg/jacobian_molrg.log",
+    benchmark:
+        "results/benchmarks/jacobian_molrg/jacobian_molrg.tsv"
     group:
         "jacobian"
     conda:
@@ -154,6 +160,8 @@ rule plot_fig7:
         ),
     log:
         "results/logs/plot_fig7/plot_fig7.log",
+    benchmark:
+        "results/benchmarks/plot_fig7/plot_fig7.tsv"
     localrule: True
     conda:
         "../../envs/plots.yaml"
@@ -177,6 +185,8 @@ rule plot_jacobian_molrg:
         ),
     log:
         "results/logs/plot_jacobian_molrg/plot_jacobian_molrg.log",
+    benchmark:
+        "results/benchmarks/plot_jacobian_molrg/plot_jacobian_molrg.tsv"
     localrule: True
     conda:
         "../../envs/plots.yaml"
@@ -234,6 +244,8 @@ rule editing:
         ),
     log:
         "results/logs/editing/editing.log",
+    benchmark:
+        "results/benchmarks/editing/editing.tsv"
     group:
         "editing"
     conda:
@@ -270,6 +282,8 @@ rule plot_fig5:
         ),
     log:
         "results/logs/plot_fig5/plot_fig5.log",
+    benchmark:
+        "results/benchmarks/plot_fig5/plot_fig5.tsv"
     localrule: True
     conda:
         "../../envs/plots.yaml"

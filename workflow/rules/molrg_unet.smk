@@ -62,6 +62,8 @@ rule molrg_unet_dataset:
         data="results/molrg_unet/data/d{mu_d}_N{mu_N}.npz",
     log:
         "results/logs/molrg_unet_dataset/d{mu_d}_N{mu_N}.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_dataset/d{mu_d}_N{mu_N}.tsv"
     group:
         "train_grid"
     conda:
@@ -87,6 +89,8 @@ rule molrg_unet_train:
         model="results/molrg_unet/models/d{mu_d}_N{mu_N}_seed{mu_seed}/model.pt",
     log:
         "results/logs/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.tsv"
     group:
         "train_grid"
     conda:
@@ -115,6 +119,8 @@ rule molrg_unet_sample:
         samples="results/molrg_unet/samples/d{mu_d}_N{mu_N}_seed{mu_seed}.npz",
     log:
         "results/logs/molrg_unet_sample/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_sample/d{mu_d}_N{mu_N}_seed{mu_seed}.tsv"
     group:
         "train_grid"
     conda:
@@ -148,6 +154,8 @@ rule molrg_unet_gl:
         row="results/molrg_unet/gl/d{mu_d}_N{mu_N}_seed{mu_seed}.csv",
     log:
         "results/logs/molrg_unet_gl/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_gl/d{mu_d}_N{mu_N}_seed{mu_seed}.tsv"
     group:
         "train_grid"
     conda:
@@ -178,6 +186,8 @@ rule molrg_unet_gl_table:
         ),
     log:
         "results/logs/molrg_unet_gl_table/table.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_gl_table/table.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -202,6 +212,8 @@ rule molrg_unet_sigmoid_fit:
         ),
     log:
         "results/logs/molrg_unet_sigmoid_fit/fit.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_sigmoid_fit/fit.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -226,6 +238,8 @@ rule molrg_unet_fig4_left:
         ),
     log:
         "results/logs/molrg_unet_fig4_left/figure.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_fig4_left/figure.tsv"
     localrule: True
     conda:
         "../../envs/plots.yaml"

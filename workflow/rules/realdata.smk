@@ -82,6 +82,8 @@ rule realdata_external:
         json="results/realdata/external_files.json",
     log:
         "results/logs/realdata_external/check.log",
+    benchmark:
+        "results/benchmarks/realdata_external/check.tsv"
     localrule: True
     conda:
         "../../envs/train.yaml"
@@ -100,6 +102,8 @@ rule realdata_labels:
         labels="results/realdata/{dataset}/labels.npz",
     log:
         "results/logs/realdata_labels/{dataset}.log",
+    benchmark:
+        "results/benchmarks/realdata_labels/{dataset}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
     conda:
@@ -127,6 +131,8 @@ rule realdata_estimate:
         summary="results/realdata/{dataset}/estimate.json",
     log:
         "results/logs/realdata_estimate/{dataset}.log",
+    benchmark:
+        "results/benchmarks/realdata_estimate/{dataset}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
     conda:
@@ -153,6 +159,8 @@ rule realdata_classifier:
         metrics="results/realdata/{dataset}/classifier/metrics.json",
     log:
         "results/logs/realdata_classifier/{dataset}.log",
+    benchmark:
+        "results/benchmarks/realdata_classifier/{dataset}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
     conda:
@@ -180,6 +188,8 @@ rule realdata_unet:
         model="results/realdata/{dataset}/unet/model.pt",
     log:
         "results/logs/realdata_unet/{dataset}.log",
+    benchmark:
+        "results/benchmarks/realdata_unet/{dataset}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
     group:
@@ -210,6 +220,8 @@ rule realdata_sample:
         samples="results/realdata/{dataset}/samples/{model}.npz",
     log:
         "results/logs/realdata_sample/{dataset}_{model}.log",
+    benchmark:
+        "results/benchmarks/realdata_sample/{dataset}_{model}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
         model="|".join(RD_MODELS),
@@ -251,6 +263,8 @@ rule realdata_table1:
         ),
     log:
         "results/logs/realdata_table1/table1.log",
+    benchmark:
+        "results/benchmarks/realdata_table1/table1.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -287,6 +301,8 @@ rule plot_fig1:
         ),
     log:
         "results/logs/plot_fig1/fig1.log",
+    benchmark:
+        "results/benchmarks/plot_fig1/fig1.tsv"
     localrule: True
     conda:
         "../../envs/plots.yaml"
@@ -312,6 +328,8 @@ rule realdata_gl_train:
         model="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/model.pt",
     log:
         "results/logs/realdata_gl_train/{dataset}_N{N}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/realdata_gl_train/{dataset}_N{N}_seed{seed}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
         N=r"\d+",
@@ -348,6 +366,8 @@ rule realdata_gl_eval:
         samples="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/samples.npz",
     log:
         "results/logs/realdata_gl_eval/{dataset}_N{N}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/realdata_gl_eval/{dataset}_N{N}_seed{seed}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
         N=r"\d+",
@@ -391,6 +411,8 @@ rule realdata_gl_table:
         ),
     log:
         "results/logs/realdata_gl_table/gl_table.log",
+    benchmark:
+        "results/benchmarks/realdata_gl_table/gl_table.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -421,6 +443,8 @@ rule realdata_fid:
         csv="results/realdata/{dataset}/fid.csv",
     log:
         "results/logs/realdata_fid/{dataset}.log",
+    benchmark:
+        "results/benchmarks/realdata_fid/{dataset}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
     conda:
@@ -450,6 +474,8 @@ rule realdata_fid_table:
         ),
     log:
         "results/logs/realdata_fid_table/fid.log",
+    benchmark:
+        "results/benchmarks/realdata_fid_table/fid.tsv"
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -477,6 +503,8 @@ rule plot_fig4_right:
         ),
     log:
         "results/logs/plot_fig4_right/figure.log",
+    benchmark:
+        "results/benchmarks/plot_fig4_right/figure.tsv"
     localrule: True
     conda:
         "../../envs/plots.yaml"

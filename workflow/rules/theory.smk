@@ -50,6 +50,8 @@ rule theory_closed_form:
         ),
     log:
         f"{RESULTS}/logs/theory_closed_form/K{{K}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/theory_closed_form/K{{K}}.tsv"
     wildcard_constraints:
         K="[123]",
     group:
@@ -81,6 +83,8 @@ rule theory_dae:
         ),
     log:
         f"{RESULTS}/logs/theory_dae/K{{K}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/theory_dae/K{{K}}.tsv"
     wildcard_constraints:
         K="[123]",
     group:
@@ -116,6 +120,8 @@ rule plot_phase:
         ),
     log:
         f"{RESULTS}/logs/plot_phase/{{name}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_phase/{{name}}.tsv"
     wildcard_constraints:
         name="|".join(THEORY_FIGURES),
     localrule: True
