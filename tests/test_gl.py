@@ -81,3 +81,43 @@ def test_bad_inputs():
         nearest_neighbors(torch.zeros(2, 3), torch.zeros(2, 3), metric="l1")
     with pytest.raises(ValueError, match="dimension"):
         nearest_neighbors(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_memorization_stats_copies_and_fresh_samples():
+    from molrg.gl import memorization_stats
+
+    model, train, g = _molrg(200, d=3)
+    fresh, _ = sample(model, 2000, g)
+    new, _ = sample(model, 1000, g)
+    pick = torch.randint(0, 200, (500,), generator=g)
+    copies = train[pick] + 1e-6 * torch.randn(500, 48, generator=g, dtype=train.dtype)
+    c = memorization_stats(copies, train, fresh)
+    assert c["copy_rate"] == 1.0
+    assert torch.equal(c["nn_idx"], pick)  # the NN indices point at the copied training points
+    assert c["nn_ratio"] < 1e-3
+    f = memorization_stats(new, train, fresh)
+    # fresh samples in d = 3: P(NN dist < 0.1 median) ~ 1 - 2^(-0.001), i.e. ~ 0.1 %
+    assert f["copy_rate"] < 0.01 and f["fresh_copy_rate"] < 0.01
+    assert f["nn_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert f["copy_threshold"] == pytest.approx(0.1 * f["median_nn_dist_fresh"])
+    assert f["nn_dist"].shape == (1000,) and f["fresh_nn_dist"].shape == (2000,)
+    # half copies: copy rate 1/2; an explicit threshold replaces the default
+    mixed = memorization_stats(torch.cat([copies, new[:500]]), train, fresh)
+    assert mixed["copy_rate"] == pytest.approx(0.5, abs=0.01)
+    big = memorization_stats(new, train, fresh, copy_threshold=1e9)
+    assert big["copy_rate"] == 1.0 and big["copy_fraction"] is None
+
+
+def test_memorization_stats_on_feature_vectors_with_chunks():
+    from molrg.gl import memorization_stats
+
+    g = torch.Generator().manual_seed(3)
+    train = torch.randn(300, 16, generator=g)
+    fresh = torch.randn(400, 16, generator=g)
+    gen = train[:50] * (1 + 1e-7)
+    a = memorization_stats(gen, train, fresh, query_chunk=7, ref_chunk=11)
+    b = memorization_stats(gen, train, fresh)
+    assert torch.equal(a["nn_idx"], torch.arange(50)) and torch.equal(a["nn_idx"], b["nn_idx"])
+    assert a["copy_rate"] == 1.0
+    with pytest.raises(ValueError, match="copy_fraction"):
+        memorization_stats(gen, train, fresh, copy_fraction=0.0)
