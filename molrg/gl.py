@@ -140,3 +140,13 @@ def memorization_stats(generated: Tensor, train: Tensor, fresh: Tensor, copy_thr
         "median_nn_dist_fresh": med_fresh,
         "nn_ratio": med_gen / med_fresh if med_fresh > 0 else float("nan"),
     }
+
+
+def gl_evidence(generated: Tensor, train: Tensor, fresh: Tensor, eps_quantile: float = 0.05,
+                copy_fraction: float = COPY_FRACTION, **nn_kwargs) -> dict:
+    """Everything one GL cell reports, from one nearest-neighbour search per sample set:
+    `memorization_stats` plus eps (Eq. 46: the eps_quantile quantile of the fresh samples' NN
+    distances) and gl (Eq. 21: fraction of generated samples farther than eps from the training set)."""
+    stats = memorization_stats(generated, train, fresh, copy_fraction=copy_fraction, **nn_kwargs)
+    eps = float(torch.quantile(stats["fresh_nn_dist"].double(), eps_quantile))
+    return {**stats, "eps": eps, "gl": gl_from_distances(stats["nn_dist"], eps)}

@@ -121,3 +121,14 @@ def test_memorization_stats_on_feature_vectors_with_chunks():
     assert a["copy_rate"] == 1.0
     with pytest.raises(ValueError, match="copy_fraction"):
         memorization_stats(gen, train, fresh, copy_fraction=0.0)
+
+
+def test_gl_evidence_agrees_with_the_separate_functions():
+    from molrg.gl import gl_evidence
+
+    model, train, g = _molrg(150)
+    fresh, _ = sample(model, 1000, g)
+    gen, _ = sample(model, 500, g)
+    ev = gl_evidence(gen, train, fresh, eps_quantile=0.05)
+    eps = epsilon_from_fresh(fresh, train, quantile=0.05)
+    assert ev["eps"] == pytest.approx(eps) and ev["gl"] == gl_score(gen, train, eps)

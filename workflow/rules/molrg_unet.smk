@@ -25,6 +25,18 @@ MU_CELLS = [
     for N in MU_SIZES[d]
     for s in MU["seeds"]
 ]
+# Baseline cells (issue #9): the empirical-optimal denoiser of the training set at these sizes, every d
+MU_EMPIRICAL = [
+    f"d{d}_N{MU['K'] * nk}"
+    for d in MU["d_values"]
+    for nk in sorted({max(1, int(r * d + 0.5)) for r in MU["empirical_N_over_d_intr"]})
+]
+# The memorisation figure: for every d, the first seed's U-Net at the smallest and the largest N
+MU_MEM_CELLS = [
+    f"d{d}_N{N}_seed{MU['seeds'][0]}"
+    for d in MU["d_values"]
+    for N in sorted({min(MU_SIZES[d]), max(MU_SIZES[d])})
+]
 MU_NET = {
     k: MU[k]
     for k in ("width", "channel_mult", "num_blocks", "attn_resolutions", "dropout")
@@ -146,12 +158,15 @@ rule molrg_unet_sample:
 rule molrg_unet_gl:
     """GL score of one cell: eps = eps_quantile quantile of fresh-sample nearest-training-point
     distances (Eq. 46, fresh samples of the same MoLRG), GL = fraction of generated samples
-    farther than eps from every training point (Eq. 21)."""
+    farther than eps from every training point (Eq. 21); copy rate and NN-distance ratio
+    (molrg.gl.memorization_stats); nn: each generated sample's nearest training point.
+    """
     input:
         data=rules.molrg_unet_dataset.output.data,
         samples=rules.molrg_unet_sample.output.samples,
     output:
         row="results/molrg_unet/gl/d{mu_d}_N{mu_N}_seed{mu_seed}.csv",
+        nn="results/molrg_unet/gl/d{mu_d}_N{mu_N}_seed{mu_seed}_nn.npz",
     log:
         "results/logs/molrg_unet_gl/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
     benchmark:
@@ -169,14 +184,57 @@ rule molrg_unet_gl:
             config["seed"], "molrg_unet_fresh", wc.mu_d, wc.mu_N
         ),
         seed=lambda wc: int(wc.mu_seed),
+        copy_fraction=MU["copy_fraction"],
+        model="unet",
+    script:
+        "../scripts/molrg_unet_gl.py"
+
+
+rule molrg_unet_empirical:
+    """Baseline cell: num_generated Heun samples of the empirical-optimal denoiser (exact posterior
+    mean of the training set, molrg.empirical; it regenerates training points), scored exactly as
+    the U-Nets (same eps, fresh samples and copy threshold as the U-Net cells of this (d, N)).
+    """
+    input:
+        data=rules.molrg_unet_dataset.output.data,
+    output:
+        row="results/molrg_unet/empirical/d{mu_d}_N{mu_N}.csv",
+        nn="results/molrg_unet/empirical/d{mu_d}_N{mu_N}_nn.npz",
+        samples="results/molrg_unet/empirical/d{mu_d}_N{mu_N}_samples.npz",
+    log:
+        "results/logs/molrg_unet_empirical/d{mu_d}_N{mu_N}.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_empirical/d{mu_d}_N{mu_N}.tsv"
+    group:
+        "train_grid"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    params:
+        num=MU["num_generated"],
+        batch=MU["sample_batch"],
+        heun=MU_HEUN,
+        sample_seed=lambda wc: derive_seed(
+            config["seed"], "molrg_unet_empirical", wc.mu_d, wc.mu_N
+        ),
+        num_fresh=MU["num_fresh"],
+        quantile=MU["eps_quantile"],
+        fresh_seed=lambda wc: derive_seed(
+            config["seed"], "molrg_unet_fresh", wc.mu_d, wc.mu_N
+        ),
+        seed=0,
+        copy_fraction=MU["copy_fraction"],
+        model="empirical_optimal",
     script:
         "../scripts/molrg_unet_gl.py"
 
 
 rule molrg_unet_gl_table:
-    """Every cell's GL score in one tidy table."""
+    """Every cell's GL score, copy rate and NN ratio in one tidy table (model = unet), with the
+    empirical-optimal baseline rows (model = empirical_optimal)."""
     input:
-        rows=expand("results/molrg_unet/gl/{cell}.csv", cell=MU_CELLS),
+        rows=expand("results/molrg_unet/gl/{cell}.csv", cell=MU_CELLS)
+        + expand("results/molrg_unet/empirical/{cell}.csv", cell=MU_EMPIRICAL),
     output:
         table=report(
             "results/tables/molrg_gl_scores.csv",
@@ -192,7 +250,11 @@ rule molrg_unet_gl_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        config_slice={k: v for k, v in MU.items() if k not in ("resources", "threads")},
+        config_slice={
+            k: v
+            for k, v in MU.items()
+            if k not in ("resources", "threads", "memorization_pairs")
+        },
         seed=config["seed"],
     script:
         "../scripts/molrg_unet_gl_table.py"
@@ -254,6 +316,8 @@ rule molrg_unet_fig4_left:
             "n": "$N$",
         },
         fit_scope="all",
+        # rows whose `model` is not this one (the empirical-optimal baseline) are drawn as markers only
+        curve_model="unet",
         note=(
             f"eps = {100 * MU['eps_quantile']:g} % quantile of fresh-sample nearest-training-point distances "
             f"(Eq. 46): a perfectly\ngeneralising model scores GL = {1 - MU['eps_quantile']:g} by construction, "
@@ -263,8 +327,57 @@ rule molrg_unet_fig4_left:
         "../scripts/plot_gl.py"
 
 
+rule molrg_unet_memorization:
+    """Memorisation you can see (issue #9): for every d, the first memorization_pairs generated
+    samples of the smallest-N and the largest-N U-Net beside their nearest training points, drawn
+    as 3 x res x res images, with the distances, the copy threshold, the copy rate and GL.
+    """
+    input:
+        samples=expand("results/molrg_unet/samples/{cell}.npz", cell=MU_MEM_CELLS),
+        train=[
+            "results/molrg_unet/data/{}.npz".format(c.rsplit("_seed", 1)[0])
+            for c in MU_MEM_CELLS
+        ],
+        nn=expand("results/molrg_unet/gl/{cell}_nn.npz", cell=MU_MEM_CELLS),
+    output:
+        figure=report(
+            f"results/figures/fig4_left_memorization.{MU_FIG_EXT}",
+            caption="../report/fig4_left_memorization.rst",
+            category="MoLRG U-Nets (Fig 4 left)",
+            subcategory="Figures",
+        ),
+    log:
+        "results/logs/molrg_unet_memorization/figure.log",
+    benchmark:
+        "results/benchmarks/molrg_unet_memorization/figure.tsv"
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        style=config["plot"],
+        num_pairs=MU["memorization_pairs"],
+        titles=[
+            "d = {d}, d_intr = {di}, N = {N} (N/d_intr = {r:g}), seed {s}".format(
+                d=int(c.split("_")[0][1:]),
+                di=MU["K"] * int(c.split("_")[0][1:]),
+                N=int(c.split("_")[1][1:]),
+                r=int(c.split("_")[1][1:]) / (MU["K"] * int(c.split("_")[0][1:])),
+                s=c.rsplit("_seed", 1)[1],
+            )
+            for c in MU_MEM_CELLS
+        ],
+        # MoLRG vectors are Gaussian values, not pixels: one symmetric colour scale per figure
+        value_range=None,
+        suptitle="U-Nets on MoLRG (n = {}): generated samples (top) and their nearest training points (bottom)".format(
+            3 * MU["resolution"] ** 2
+        ),
+    script:
+        "../scripts/plot_memorization.py"
+
+
 FINAL_OUTPUTS.extend(
     [
+        f"results/figures/fig4_left_memorization.{MU_FIG_EXT}",
         "results/tables/molrg_gl_scores.csv",
         "results/tables/molrg_sigmoid_fit.csv",
         f"results/figures/fig4_left_molrg_gl.{MU_FIG_EXT}",
