@@ -12,7 +12,10 @@ sigma-space (s = 1) for any denoiser `D(x, sigma)` of the package interface:
 * the edit time is a fraction t of T on the VP schedule of the DDPMs the paper edits with:
   sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1) (beta_d = 19.9, beta_min = 0.1 is the
   continuous form of the linear 1e-4 .. 0.02 DDPM schedule over 1000 steps), so t = 0.7 gives
-  sigma ~ 11.8 whatever network is edited.
+  sigma ~ 11.8 whatever network is edited;
+* edit strengths lambda are in the units of the method (LOCO-Edit): they move the
+  variance-preserving state x_vp = x / sqrt(1 + sigma^2) by lambda v, i.e. the EDM state by
+  lambda sqrt(1 + sigma^2) v (`edit_scale`); `units = "edm"` applies lambda to x unchanged.
 """
 from __future__ import annotations
 
@@ -143,6 +146,28 @@ def random_unit_direction(n: int, generator: torch.Generator, dtype=torch.float3
 # --------------------------------------------------------------------------------------------
 # Edits
 # --------------------------------------------------------------------------------------------
+EDIT_UNITS = ("vp", "edm")
+
+
+def edit_scale(sigma: float, units: str = "vp") -> float:
+    """EDM-space length of a unit edit: sqrt(1 + sigma^2) when lambda is in the variance-preserving
+    units of LOCO-Edit (x_vp = x / sqrt(1 + sigma^2), so x_vp + lambda v <=> x + lambda
+    sqrt(1 + sigma^2) v), 1 when lambda is applied to the EDM state x directly."""
+    if units == "vp":
+        return math.sqrt(1.0 + float(sigma) ** 2)
+    if units == "edm":
+        return 1.0
+    raise ValueError(f"editing.strength_units must be one of {EDIT_UNITS}, got {units!r}")
+
+
+def edit_starts(x_t: Tensor, directions: Tensor, strengths: Sequence[float], sigma: float, units: str = "vp") -> Tensor:
+    """The edited EDM states x_t + lambda * edit_scale(sigma, units) * v for every direction v (m, n)
+    and strength lambda, shape (m, L, n)."""
+    lam = torch.as_tensor(list(strengths), dtype=x_t.dtype, device=x_t.device) * edit_scale(sigma, units)
+    m, L = directions.shape[0], lam.shape[0]
+    return x_t.reshape(1, 1, -1) + lam.reshape(1, L, 1) * directions.to(x_t).reshape(m, 1, -1)
+
+
 def edit_grid(
     denoiser: Denoiser,
     x_t: Tensor,
@@ -150,15 +175,16 @@ def edit_grid(
     strengths: Sequence[float],
     sigmas: Tensor,
     batch_size: int = 64,
+    units: str = "vp",
 ) -> Tensor:
-    """Edit the inverted state x_t (shape (1, ...) or (...)) along each direction (m, n) with each
-    strength lambda and run DDIM back to sigmas[0]. Returns images of shape (m, L, ...).
+    """Edit the inverted state x_t (shape (1, ...) or (...), at sigma = sigmas[-1]) along each
+    direction (m, n) with each strength lambda (in `units`, see `edit_scale`) and run DDIM back to
+    sigmas[0]. Returns images of shape (m, L, ...).
 
     lambda = 0 returns exactly the unedited DDIM reconstruction (same input, same arithmetic)."""
     shape = tuple(x_t.shape[1:]) if x_t.shape[0] == 1 else tuple(x_t.shape)
-    lam = torch.as_tensor(list(strengths), dtype=x_t.dtype, device=x_t.device)
-    m, L = directions.shape[0], lam.shape[0]
-    starts = x_t.reshape(1, 1, -1) + lam.reshape(1, L, 1) * directions.to(x_t).reshape(m, 1, -1)
+    starts = edit_starts(x_t, directions, strengths, float(sigmas[-1]), units)
+    m, L = starts.shape[:2]
     starts = starts.reshape(m * L, *shape)
     out = torch.cat([ddim_generate(denoiser, b, sigmas) for b in starts.split(batch_size)])
     return out.reshape(m, L, *shape)
@@ -238,3 +264,16 @@ def load_checkpoint_denoiser(path, device, kind: str = "denoiser"):
     if kind == "vp_epsilon":
         net = VPEpsilonDenoiser(net).to(device)
     return net.eval().requires_grad_(False)
+
+
+def checkpoint_train_config(path, kind: str = "denoiser") -> dict | None:
+    """The training settings behind a checkpoint, for the range of noise levels it was trained on
+    (molrg.jacobian.trained_sigma_range): the `train_config` a molrg.training model file stores;
+    {"precond": "vp"} for an external epsilon DDPM (trained on t ~ U(0, 1) by construction);
+    None where it cannot be known (an external TorchScript EDM denoiser)."""
+    if kind == "vp_epsilon":
+        return {"precond": "vp"}
+    if is_torchscript(path):
+        return None
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    return ck.get("train_config") if isinstance(ck, dict) else None

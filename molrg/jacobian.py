@@ -106,6 +106,7 @@ def rank_along_trajectory(
     eta: float = 0.99,
     chunk_size: int = 256,
     on_step: Callable[[int, float], None] | None = None,
+    others: dict[str, Denoiser] | None = None,
 ) -> dict:
     """Numerical rank of J = dD/dx at the pre-step states (x_i, sigma_i) of the deterministic EDM
     Heun trajectory (molrg.sampler.heun_sample, S_churn = 0) started at x_0 = sigma_max * z for
@@ -114,18 +115,28 @@ def rank_along_trajectory(
     `steps`: the step indices that get a Jacobian (None: all). The trajectory itself always runs
     the full grid, so skipping Jacobians does not change the states. Returns numpy arrays
     `steps` (S,), `sigma` (S,), `rank` (B, S) and `singular_values` (B, S, n) (float32).
+
+    `others`: further denoisers (e.g. the closed-form Gaussian and MoLRG of the same data) whose
+    Jacobian rank is taken at the *same* states (x_i, sigma_i) of this trajectory, evaluated in
+    float64; their ranks come back as `others_rank` {name: (B, S)}. Same states, same rank rule:
+    the comparison isolates the denoiser.
     """
     wanted = list(range(num_steps)) if steps is None else sorted(set(int(s) for s in steps))
     bad = [s for s in wanted if not 0 <= s < num_steps]
     if bad:
         raise ValueError(f"Jacobian steps {bad} outside the {num_steps}-step trajectory (0..{num_steps - 1})")
     _, trajectory = heun_sample(denoiser, latents, num_steps, sigma_min, sigma_max, rho, return_trajectory=True)
+    others = dict(others or {})
     ranks, svals = [], []
+    other_ranks: dict[str, list] = {name: [] for name in others}
     for i in wanted:
         x, s = trajectory[i]
         sv = singular_values(jacobian(denoiser, x, s, chunk_size))
         ranks.append(numerical_rank(sv, eta).cpu().numpy())
         svals.append(sv.float().cpu().numpy())
+        for name, other in others.items():
+            sv_o = singular_values(jacobian(other, x.to(torch.float64), s, chunk_size))
+            other_ranks[name].append(numerical_rank(sv_o, eta).cpu().numpy())
         if on_step is not None:
             on_step(i, s)
     return {
@@ -133,6 +144,7 @@ def rank_along_trajectory(
         "sigma": np.asarray([trajectory[i][1] for i in wanted], dtype=np.float64),
         "rank": np.stack(ranks, axis=1),
         "singular_values": np.stack(svals, axis=1),
+        "others_rank": {name: np.stack(r, axis=1) for name, r in other_ranks.items()},
     }
 
 
@@ -167,3 +179,60 @@ def intrinsic_dimension(steps, sigmas, ranks, fixed_sigma: float) -> dict:
         "sigma_fixed": float(sigmas[i_fix]),
         "d_intr_fixed": float(mean[i_fix]),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Validity: was the U-Net trained at the noise levels where its rank curve has its minimum?
+# --------------------------------------------------------------------------------------------
+def trained_sigma_range(train_config: dict, mass: float = 0.95) -> tuple[float, float]:
+    """The sigma range a network was trained on: the central `mass` of its training noise
+    distribution, from the `train_config` stored in its model file (molrg.training).
+
+    * EDM (`precond: edm`): ln sigma ~ N(P_mean, P_std^2), so the range is
+      exp(P_mean -+ z P_std) with z the (1 + mass)/2 normal quantile (mass 0.95: z = 1.96;
+      P_mean = -1.2, P_std = 1.2 give [0.029, 3.17]);
+    * VP (`precond: vp`): t ~ U(epsilon_t, 1), sigma = sigma_vp(t) increasing, so the range is
+      sigma_vp of the (1 -+ mass)/2 quantiles of t (beta_d = 19.9, beta_min = 0.1, epsilon_t = 1e-5
+      as molrg.precond.VPPrecond).
+    """
+    from statistics import NormalDist
+
+    if not 0.0 < mass < 1.0:
+        raise ValueError(f"jacobian.train_sigma_mass must lie in (0, 1), got {mass}")
+    kind = train_config.get("precond", "edm")
+    if kind == "edm":
+        z = NormalDist().inv_cdf(0.5 + mass / 2)
+        mean, std = float(train_config.get("P_mean", -1.2)), float(train_config.get("P_std", 1.2))
+        return math.exp(mean - z * std), math.exp(mean + z * std)
+    if kind == "vp":
+        from molrg.editing import vp_sigma
+
+        eps = float(train_config.get("epsilon_t", 1e-5))
+        t_lo, t_hi = (eps + (1 - eps) * (0.5 - mass / 2), eps + (1 - eps) * (0.5 + mass / 2))
+        return vp_sigma(t_lo), vp_sigma(t_hi)
+    raise ValueError(f"unknown preconditioning {kind!r} in the model's train_config: cannot tell "
+                     f"which noise levels it was trained on")
+
+
+def minimum_validity(sigmas, mean_rank, sigma_lo: float, sigma_hi: float) -> dict:
+    """The check that a rank curve's minimum is an intrinsic dimension and not a training artefact
+    (issue #9): `interior_minimum` - the lowest mean rank (ties: the earlier step, as
+    `intrinsic_dimension`) lies strictly below the curve's values at both ends of the evaluated
+    steps, i.e. the curve rises on both sides; and its sigma lies inside [sigma_lo, sigma_hi], the
+    range the network was trained on (`trained_sigma_range`). `valid` is both; `reason` says what
+    failed (empty when valid). `sigmas` / `mean_rank` in trajectory order (sigma decreasing)."""
+    sig = np.asarray(sigmas, dtype=np.float64)
+    mean = np.asarray(mean_rank, dtype=np.float64)
+    i = int(np.argmin(mean))
+    interior = bool(0 < i < len(mean) - 1 and mean[0] > mean[i] and mean[-1] > mean[i])
+    inside = bool(sigma_lo <= sig[i] <= sigma_hi)
+    reasons = []
+    if not interior:
+        end = "largest" if i == 0 or mean[0] <= mean[i] else "smallest"
+        reasons.append(f"no interior minimum: the lowest mean rank ({mean[i]:.4g}) is at the {end}-sigma end "
+                       f"of the evaluated steps (sigma {sig[i]:.4g})")
+    if not inside:
+        reasons.append(f"minimum at sigma {sig[i]:.4g} outside the trained range "
+                       f"[{sigma_lo:.3g}, {sigma_hi:.3g}]")
+    return {"interior_minimum": interior, "min_inside_train": inside, "valid": interior and inside,
+            "reason": "; ".join(reasons)}

@@ -15,6 +15,8 @@ from molrg.editing import (
     ddpm_linear_sigmas,
     edit_distances,
     edit_grid,
+    edit_scale,
+    edit_starts,
     is_torchscript,
     leading_singular_vectors,
     load_checkpoint_denoiser,
@@ -103,6 +105,56 @@ def test_zero_strength_edit_returns_the_unedited_image_and_edits_move_it():
     assert dist["l2"][0, 2] > 3 * dist["l2"][2, 2]
     assert dist["l2"][1, 2] > 3 * dist["l2"][2, 2]
     assert dist["l2"][0, 2] > 0.2
+
+
+def test_vp_strength_moves_the_edm_state_by_lambda_sqrt_one_plus_sigma_squared():
+    # LOCO-Edit edits the VP state x_vp = x / sqrt(1 + sigma^2) by lambda v: in EDM space that is
+    # lambda sqrt(1 + sigma^2) v (11.85 v per unit lambda at t = 0.7 T, sigma ~ 11.8)
+    g = torch.Generator().manual_seed(0)
+    n, sigma = 30, vp_sigma(0.7)
+    assert edit_scale(sigma, "vp") == pytest.approx(math.sqrt(1 + sigma**2)) and edit_scale(sigma, "vp") > 11.8
+    assert edit_scale(sigma, "edm") == 1.0
+    with pytest.raises(ValueError, match="strength_units"):
+        edit_scale(sigma, "ve")
+    x = sigma * torch.randn(1, n, generator=g, dtype=torch.float64)
+    V = torch.linalg.qr(torch.randn(n, 2, generator=g, dtype=torch.float64)).Q.T  # two unit directions
+    lams = [-6.0, 0.0, 2.0, 4.0]
+    starts = edit_starts(x, V, lams, sigma, "vp")
+    assert starts.shape == (2, 4, n)
+    for i in range(2):
+        for j, lam in enumerate(lams):
+            moved = starts[i, j] - x[0]
+            assert moved.norm().item() == pytest.approx(abs(lam) * math.sqrt(1 + sigma**2), rel=1e-12, abs=1e-12)
+            # in VP coordinates the move is exactly lambda v
+            torch.testing.assert_close(moved / math.sqrt(1 + sigma**2), lam * V[i], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(edit_starts(x, V, lams, sigma, "edm")[1, 2] - x[0], 2.0 * V[1])
+
+
+def test_vp_edits_along_singular_vectors_change_the_output_more_than_a_random_direction():
+    # closed-form MoLRG at a noise level inside a trained range (sigma ~ 2, t = 0.4): in VP units the
+    # v_i edit moves the clean estimate by ~ lambda sqrt(1 + sigma^2) s_i along the data subspace, a
+    # random unit direction has ~ sqrt(K d / n) of its length there
+    n = 200
+    D, U, g = _standard(n=n, K=2, d=4)
+    x0, _ = sample_balanced(U, 1, g)
+    x0 = x0[:1]
+    sigmas = ddim_sigmas(0.4, 40)
+    sigma = float(sigmas[-1])
+    assert sigma == pytest.approx(2.03, abs=0.01)
+    xt = ddim_invert(D, x0, sigmas)
+    reference = ddim_generate(D, xt, sigmas)
+    V, S, _ = leading_singular_vectors(D, xt, sigma, k=3, iters=30, generator=g)
+    dirs = torch.cat([V, random_unit_direction(n, g, torch.float64).unsqueeze(0)])
+    strengths = [-2.0, 0.0, 2.0]
+    vp = edit_distances(edit_grid(D, xt, dirs, strengths, sigmas, units="vp"), reference)["l2"]
+    edm = edit_distances(edit_grid(D, xt, dirs, strengths, sigmas, units="edm"), reference)["l2"]
+    for i in range(3):
+        for j in (0, 2):
+            assert vp[i, j] > 3 * vp[3, j], (vp, i, j)
+    # the VP edit is the EDM edit scaled by sqrt(1 + sigma^2) ~ 2.26: in the linear regime the change
+    # scales with it (the posterior weights move, so only roughly)
+    assert (vp[:3, 2] / edm[:3, 2]).min() > 1.5
+    assert vp[0, 2] > 1.0  # a visible change: the image itself has norm ~ sqrt(d) = 2
 
 
 def test_random_unit_direction_is_unit_and_seeded():

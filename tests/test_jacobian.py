@@ -10,10 +10,12 @@ import torch
 from molrg.jacobian import (
     intrinsic_dimension,
     jacobian,
+    minimum_validity,
     nearest_step,
     numerical_rank,
     rank_along_trajectory,
     singular_values,
+    trained_sigma_range,
 )
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, sample_balanced, standard_molrg
 from molrg.sampler import edm_sigma_steps
@@ -125,6 +127,84 @@ def test_intrinsic_dimension_takes_the_lowest_mean_rank_and_the_fixed_sigma_step
     assert (out["step_fixed"], out["sigma_fixed"], out["d_intr_fixed"]) == (2, 40.8, 19.0)
 
 
+def test_trained_sigma_range_covers_the_training_noise_draws():
+    from molrg.precond import VPPrecond
+
+    # EDM: ln sigma ~ N(-1.2, 1.2^2); central 95 %: exp(-1.2 -+ 1.96 * 1.2) = [0.0287, 3.16]
+    lo, hi = trained_sigma_range({"precond": "edm", "P_mean": -1.2, "P_std": 1.2}, 0.95)
+    assert (lo, hi) == pytest.approx((0.02867, 3.1644), rel=1e-3)
+    g = torch.Generator().manual_seed(0)
+    draws = (torch.randn(200_000, generator=g, dtype=torch.float64) * 1.2 - 1.2).exp()
+    assert float(((draws >= lo) & (draws <= hi)).double().mean()) == pytest.approx(0.95, abs=0.003)
+    assert trained_sigma_range({"precond": "edm", "P_mean": 0.0, "P_std": 1.0}, 0.5) == pytest.approx(
+        (np.exp(-0.6745), np.exp(0.6745)), rel=1e-3)
+    # VP: t ~ U(eps_t, 1) through sigma(t) of molrg.precond.VPPrecond
+    lo, hi = trained_sigma_range({"precond": "vp"}, 0.9)
+    pre = VPPrecond(torch.nn.Identity())
+    sig = pre.sigma(torch.rand(200_000, generator=g, dtype=torch.float64) * (1 - 1e-5) + 1e-5)
+    assert float(((sig >= lo) & (sig <= hi)).double().mean()) == pytest.approx(0.9, abs=0.003)
+    with pytest.raises(ValueError, match="preconditioning"):
+        trained_sigma_range({"precond": "ve"})
+    with pytest.raises(ValueError, match="train_sigma_mass"):
+        trained_sigma_range({"precond": "edm"}, 1.0)
+
+
+def test_minimum_validity_on_constructed_curves():
+    sig = edm_sigma_steps(18)[:-1].numpy()  # 80 ... 0.002, trajectory order
+    lo, hi = 0.0286, 3.16
+    u = np.abs(np.log(sig) - np.log(1.0)) + 10  # U-shape with its bottom at the step nearest sigma = 1
+    ok = minimum_validity(sig, u, lo, hi)
+    assert ok == {"interior_minimum": True, "min_inside_train": True, "valid": True, "reason": ""}
+    # U-shape with the bottom at sigma ~ 28 (the paper's step): interior but not trained there
+    out = minimum_validity(sig, np.abs(np.log(sig) - np.log(28.4)) + 10, lo, hi)
+    assert out["interior_minimum"] and not out["min_inside_train"] and not out["valid"]
+    assert "outside the trained range" in out["reason"] and "28.37" in out["reason"]
+    # rank falling as sigma grows (a closed-form denoiser's shape): minimum at the largest sigma
+    out = minimum_validity(sig, np.log(80.0 / sig) + 1, lo, hi)
+    assert not out["interior_minimum"] and not out["valid"] and "largest-sigma end" in out["reason"]
+    # rank rising with sigma: minimum at the smallest-sigma end (inside the range, still invalid)
+    out = minimum_validity(sig, np.log(sig / 0.001), 1e-4, 100.0)
+    assert not out["interior_minimum"] and out["min_inside_train"] and "smallest-sigma end" in out["reason"]
+    # a flat tail tied with the minimum is no interior minimum
+    flat = np.concatenate([[30.0, 20.0], np.full(len(sig) - 2, 5.0)])
+    assert not minimum_validity(sig, flat, 1e-4, 100.0)["interior_minimum"]
+
+
+def test_closed_form_gaussian_of_real_like_data_has_no_U_shape_and_fails_the_check():
+    # A full-rank Gaussian with a decaying spectrum (as issue #4's `gaussian_model` of images): its
+    # denoiser U diag(lam / (lam + sigma^2)) U^T loses rank as sigma grows - rank is lowest at the
+    # largest sigma, so the validity check must refuse it (no interior minimum).
+    from molrg.estimate import gaussian_model
+
+    n = 64
+    g = torch.Generator().manual_seed(2)
+    scales = torch.logspace(0, -2.5, n, dtype=torch.float64)
+    x = torch.randn(4000, n, generator=g, dtype=torch.float64) * scales
+    D = MoLRGDenoiser(gaussian_model(x))
+    z = torch.randn(2, n, generator=g, dtype=torch.float64)
+    out = rank_along_trajectory(D, z, 18, others={"again": D})
+    mean = out["rank"].mean(axis=0)
+    assert (np.diff(mean) >= 0).all() and mean[-1] > 4 * mean[0]  # sigma decreasing: rank rising
+    np.testing.assert_array_equal(out["others_rank"]["again"], out["rank"])  # same states, same rule
+    check = minimum_validity(out["sigma"], mean, 0.0286, 3.16)
+    assert not check["interior_minimum"] and not check["valid"]
+
+
+def test_rank_along_trajectory_ranks_other_denoisers_at_the_same_states():
+    # the closed-form MoLRG, followed; a Gaussian of the same bases ranked at the MoLRG's states
+    n, K, d = 24, 2, 3
+    D, U, g = _molrg(n, K, d)
+    from molrg.estimate import gaussian_model
+
+    x0, _ = sample_balanced(U, 500, g)
+    G = MoLRGDenoiser(gaussian_model(x0))  # rank K*d data: the Gaussian's Jacobian has rank <= K*d
+    z = torch.randn(2, n, generator=g, dtype=torch.float64)
+    out = rank_along_trajectory(D, z, 18, steps=[0, 17], others={"gaussian": G})
+    assert out["rank"][:, 1].tolist() == [d, d]
+    assert out["others_rank"]["gaussian"].shape == (2, 2)
+    assert out["others_rank"]["gaussian"][:, 1].tolist() == [K * d, K * d]  # no clustering: K*d at small sigma
+
+
 # --- configuration: schema and cross-field checks of the `jacobian` section ------------------
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -149,6 +229,7 @@ def test_jacobian_schema_accepts_the_default_and_rejects_bad_values():
     cfg = _config()["jacobian"]
     _validate(copy.deepcopy(cfg), "jacobian")
     for bad in ({"eta": 1.0}, {"num_noises": 0}, {"steps": [-1]}, {"unknown_key": 1},
+                {"closed_form_models": ["unet"]}, {"train_sigma_mass": 1.0},
                 {"molrg_check": {**cfg["molrg_check"], "unet_cells": ["d4_N256"]}}):
         with pytest.raises(WorkflowError):
             _validate({**copy.deepcopy(cfg), **bad}, "jacobian")

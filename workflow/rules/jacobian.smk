@@ -20,13 +20,17 @@ JAC_NUMERIC = {
         "steps",
         "eta",
         "chunk_size",
+        "closed_form_models",
     )
 }
 
 
 rule jacobian_rank:
-    """Rank of dD/dx at the pre-step states of one seeded Heun trajectory of a dataset's U-Net."""
+    """Rank of dD/dx at the pre-step states of one seeded Heun trajectory of a dataset's U-Net,
+    and of the closed-form Gaussian / MoLRG of the same data (rule realdata_estimate) at the same
+    states."""
     input:
+        **{m: f"results/realdata/{{dataset}}/{m}.pt" for m in JAC["closed_form_models"]},
         model="results/realdata/{dataset}/unet/model.pt",
         manifest="results/data/{dataset}/manifest.json",
     output:
@@ -56,7 +60,8 @@ rule jacobian_rank:
 
 
 rule jacobian_tables:
-    """The tidy rank table of all datasets and noises, and Table 2 (contract in DEVELOPING.md)."""
+    """The tidy rank table of all datasets, noises and models (unet | gaussian | molrg), and
+    Table 2 with its validity check (contract in DEVELOPING.md)."""
     input:
         npz=expand(
             "results/jacobian/{dataset}/noise{noise}.npz",
@@ -87,11 +92,14 @@ rule jacobian_tables:
         seed=config["seed"],
         datasets=JAC["datasets"],
         fixed_sigma=JAC["fixed_sigma"],
+        closed_form_models=JAC["closed_form_models"],
+        train_sigma_mass=JAC["train_sigma_mass"],
         config={
             **JAC_NUMERIC,
             "datasets": JAC["datasets"],
             "num_noises": JAC["num_noises"],
             "fixed_sigma": JAC["fixed_sigma"],
+            "train_sigma_mass": JAC["train_sigma_mass"],
         },
     script:
         "../scripts/jacobian_tables.py"
@@ -142,7 +150,10 @@ rule jacobian_molrg:
         device=config["device"],
         check=JAC["molrg_check"],
         unet_cells=JAC["molrg_check"]["unet_cells"],
-        provenance={**JAC_NUMERIC, "molrg_check": JAC["molrg_check"]},
+        provenance={
+            **{k: v for k, v in JAC_NUMERIC.items() if k != "closed_form_models"},
+            "molrg_check": JAC["molrg_check"],
+        },
     script:
         "../scripts/jacobian_molrg.py"
 
@@ -219,6 +230,8 @@ EDIT_NUMERIC = {
         "image_size",
         "image_index",
         "edit_t",
+        "strength_units",
+        "train_sigma_mass",
         "ddim_steps",
         "t_min",
         "num_vectors",

@@ -1,12 +1,16 @@
 """Rule editing: DDIM inversion of one image to the edit time, the leading right singular vectors
 of the Jacobian of the clean-image estimate there, edits x_t + lambda v_i (and a random unit
-direction) and DDIM back to t = 0 (Section 4.2, Fig. 5, spec §8; molrg.editing)."""
+direction; lambda in LOCO-Edit's variance-preserving units by default) and DDIM back to t = 0
+(Section 4.2, Fig. 5, spec §8; molrg.editing). The table records the edit's sigma and whether it lies
+inside the sigma range the network was trained on (issue #9)."""
 import numpy as np
 import pandas as pd
 import torch
 
-from molrg.editing import (ddim_generate, ddim_invert, ddim_sigmas, edit_distances, edit_grid,
-                           leading_singular_vectors, load_checkpoint_denoiser, random_unit_direction)
+from molrg.editing import (checkpoint_train_config, ddim_generate, ddim_invert, ddim_sigmas, edit_distances,
+                           edit_grid, edit_scale, leading_singular_vectors, load_checkpoint_denoiser,
+                           random_unit_direction)
+from molrg.jacobian import trained_sigma_range
 from molrg.provenance import save_table
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 
@@ -49,6 +53,12 @@ sigmas = ddim_sigmas(p.edit_t, num_steps, p.t_min)
 sigma_edit = float(sigmas[-1])
 log.info("image %s, n = %d; %d DDIM steps up to t = %g (sigma %.4g) on %s",
          tuple(x0.shape[1:]), n, num_steps, p.edit_t, sigma_edit, device)
+train_config = checkpoint_train_config(inp.model, p.checkpoint_kind)
+lo, hi = trained_sigma_range(train_config, p.train_sigma_mass) if train_config else (float("nan"), float("nan"))
+inside = bool(lo <= sigma_edit <= hi) if train_config else None
+log.info("trained sigma range (central %g): [%.4g, %.4g]; edit sigma inside: %s", p.train_sigma_mass, lo, hi, inside)
+log.info("strengths in %s units: an edit of lambda moves the EDM state by %.4g lambda",
+         p.strength_units, edit_scale(sigma_edit, p.strength_units))
 
 x_t = ddim_invert(model, x0, sigmas)
 reference = ddim_generate(model, x_t, sigmas)  # the unedited DDIM reconstruction
@@ -64,14 +74,17 @@ gain_random = torch.func.jvp(f, (x_t.reshape(-1),), (r,))[1].norm().item()
 
 directions = torch.cat([V, r.unsqueeze(0)])
 names = [f"v{i + 1}" for i in range(len(V))] + ["random"]
-edited = edit_grid(model, x_t, directions, p.strengths, sigmas, batch_size=p.batch_size)
+edited = edit_grid(model, x_t, directions, p.strengths, sigmas, batch_size=p.batch_size, units=p.strength_units)
 dist = edit_distances(edited, reference)
 
 rows = []
 gains = S.tolist() + [gain_random]
 for i, name in enumerate(names):
     for j, lam in enumerate(p.strengths):
-        rows.append({"direction": name, "lambda": float(lam), "jacobian_gain": gains[i],
+        rows.append({"direction": name, "strength": float(lam), "strength_units": p.strength_units,
+                     "l2_change": float(dist["l2"][i, j]), "sigma_edit": sigma_edit, "t_edit": float(p.edit_t),
+                     "sigma_train_lo": lo, "sigma_train_hi": hi, "edit_inside_train": inside,
+                     "lambda": float(lam), "jacobian_gain": gains[i],
                      "l2": float(dist["l2"][i, j]), "rms": float(dist["rms"][i, j])})
 table = pd.DataFrame(rows)
 log.info("mean L2 moved per direction:\n%s", table.groupby("direction", sort=False).l2.mean().to_string())
@@ -81,5 +94,6 @@ np.savez(
     original=x0[0].cpu().numpy(), reconstruction=reference[0].cpu().numpy(), edited=edited.cpu().numpy(),
     strengths=np.asarray(p.strengths, dtype=np.float64), directions=np.asarray(names),
     gains=np.asarray(gains), sigma_edit=np.float64(sigma_edit), t_edit=np.float64(p.edit_t),
+    strength_units=np.asarray(p.strength_units), sigma_train=np.asarray([lo, hi], dtype=np.float64),
 )
 save_table(table, snakemake.output.table, {"editing": p.provenance}, seed=p.seed, device=device)  # noqa: F821

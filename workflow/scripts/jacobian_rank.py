@@ -1,38 +1,57 @@
 """Rule jacobian_rank: numerical rank of the Jacobian of one dataset's reference U-Net along the
-deterministic Heun trajectory of one seeded latent (spec §7; molrg.jacobian)."""
+deterministic Heun trajectory of one seeded latent (spec §7; molrg.jacobian), and of the
+closed-form Gaussian and MoLRG denoisers of the same data (issue #4's estimates) at the same states
+through the same rank rule (issue #9: the validity evidence of Fig 7 / Table 2)."""
 import json
 
 import numpy as np
 import torch
 
 from molrg.editing import load_checkpoint_denoiser
+from molrg.estimate import load_model
 from molrg.jacobian import rank_along_trajectory
+from molrg.mixture import MoLRGDenoiser
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 
 p = snakemake.params  # noqa: F821 (injected by Snakemake)
+inp = snakemake.input  # noqa: F821
 log = setup_logging(snakemake.log[0], "jacobian_rank")  # noqa: F821
 set_threads(snakemake.threads)  # noqa: F821
 dataset, noise = snakemake.wildcards.dataset, int(snakemake.wildcards.noise)  # noqa: F821
 device = select_device(p.device)
 
-with open(snakemake.input.manifest) as f:  # noqa: F821
+with open(inp.manifest) as f:
     shape = [int(s) for s in json.load(f)["shape"]]  # (C, H, W) of the dataset's images
-model = load_checkpoint_denoiser(snakemake.input.model, device)  # noqa: F821
+model = load_checkpoint_denoiser(inp.model, device)
+# the noise distribution the U-Net was trained with (molrg.training stores its TrainConfig)
+train_config = torch.load(inp.model, map_location="cpu", weights_only=True).get("train_config") or {}
+
+others = {}
+for name in p.closed_form_models:  # closed-form denoisers of the same data, in float64
+    mix, mshape, _ = load_model(getattr(inp, name))
+    if [int(s) for s in mshape] != shape:
+        raise ValueError(f"{getattr(inp, name)} was fitted on images of shape {mshape}, but {inp.manifest} says {shape}: "
+                         f"rerun rule realdata_estimate for {dataset}")
+    others[name] = MoLRGDenoiser(mix.to(torch.float64)).to(device)
 
 # The latent is drawn on the CPU from a seed derived from (master seed, dataset, noise index),
 # so the same config gives the same trajectory on any device.
 noise_seed = derive_seed(p.seed, "jacobian_noise", dataset, noise)
 z = torch.randn(1, *shape, generator=torch.Generator().manual_seed(noise_seed)).to(device)
-log.info("%s noise %d (seed %d): n = %d, %d-step trajectory, Jacobians at steps %s on %s",
-         dataset, noise, noise_seed, int(np.prod(shape)), p.num_steps, p.steps or "all", device)
+log.info("%s noise %d (seed %d): n = %d, %d-step trajectory, Jacobians at steps %s on %s; closed forms %s",
+         dataset, noise, noise_seed, int(np.prod(shape)), p.num_steps, p.steps or "all", device, list(others))
 
 out = rank_along_trajectory(
     model, z, p.num_steps, p.sigma_min, p.sigma_max, p.rho, steps=p.steps, eta=p.eta,
-    chunk_size=p.chunk_size, on_step=lambda i, s: log.info("step %d (sigma %.4g) done", i, s),
+    chunk_size=p.chunk_size, on_step=lambda i, s: log.info("step %d (sigma %.4g) done", i, s), others=others,
 )
-log.info("ranks: %s", out["rank"][0].tolist())
+log.info("unet ranks: %s", out["rank"][0].tolist())
+for name, r in out["others_rank"].items():
+    log.info("%s ranks: %s", name, r[0].tolist())
 np.savez(
     snakemake.output.npz,  # noqa: F821
     steps=out["steps"], sigma=out["sigma"], rank=out["rank"][0],
     singular_values=out["singular_values"][0], n=np.int64(np.prod(shape)), noise_seed=np.int64(noise_seed),
+    train_config=np.asarray(json.dumps(train_config, sort_keys=True)),
+    **{f"rank_{name}": r[0] for name, r in out["others_rank"].items()},
 )

@@ -24,6 +24,9 @@ def to_display(x: np.ndarray) -> np.ndarray:
 with np.load(snakemake.input.npz) as z:  # noqa: F821
     edited, strengths, names, gains = z["edited"], z["strengths"], z["directions"], z["gains"]
     original, recon, t_edit = z["original"], z["reconstruction"], float(z["t_edit"])
+    sigma_edit = float(z["sigma_edit"])
+    units = str(z["strength_units"]) if "strength_units" in z else "edm"
+    train = z["sigma_train"] if "sigma_train" in z else np.array([np.nan, np.nan])
 
 m, L = edited.shape[:2]
 diff = edited - recon[None, None]  # what each edit changed, shown under its row
@@ -47,8 +50,16 @@ axes[0, 0].set_title("original", fontsize="small")
 axes[0, 1].set_title("DDIM recon.", fontsize="small")
 for j, lam in enumerate(strengths):
     axes[0, j + 2].set_title(f"lambda = {lam:+g}", fontsize="small")
-fig.suptitle(f"Edits x_t + lambda v at t = {t_edit:g} T, then DDIM to t = 0 "
-             f"(change: edited - reconstruction, colour range +-{lim:.2g})", fontsize="small")
+unit_text = "x_vp + lambda v (VP units, LOCO-Edit)" if units == "vp" else "x + lambda v (EDM units)"
+if np.isfinite(train).all():
+    inside = train[0] <= sigma_edit <= train[1]
+    train_text = (f"sigma {sigma_edit:.3g} {'inside' if inside else 'OUTSIDE'} the trained range "
+                  f"[{train[0]:.2g}, {train[1]:.2g}]")
+else:
+    train_text = f"sigma {sigma_edit:.3g} (trained range unknown)"
+fig.suptitle(f"Edits {unit_text} at t = {t_edit:g} T, {train_text}, then DDIM to t = 0\n"
+             f"last row pair: a random unit direction (change: edited - reconstruction, colour range +-{lim:.2g})",
+             fontsize="small")
 fig.tight_layout()
 save_figure(fig, snakemake.output.fig, {"plot": dict(style)}, dpi=style["dpi"])  # noqa: F821
 log.info("wrote %s", snakemake.output.fig)  # noqa: F821

@@ -1,6 +1,8 @@
-"""Figure rules of the Jacobian analysis: Fig 7 (rank ratio along the Heun trajectory, one curve
-per dataset, spread over the noises) and the closed-form MoLRG check (rank against sigma with the
-reference levels d and K*d). Reads only the tables; appearance from the `plot` section."""
+"""Figure rules of the Jacobian analysis: Fig 7 (rank ratio along the Heun trajectory, one panel per
+dataset: the U-Net with its spread over the noises, the closed-form Gaussian and MoLRG of the same
+data, the trained sigma range and Table 2's validity verdict) and the closed-form MoLRG check (rank
+against sigma with the reference levels d and K*d). Reads only the tables; appearance from the
+`plot` section."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,33 +21,65 @@ sns.set_theme(context=style["context"], style="ticks", font_scale=style["font_sc
 
 
 def fig7(ranks: pd.DataFrame, table2: pd.DataFrame):
-    """Mean rank/n (line) and every noise (dots, min-max band) against the step; sigma on top."""
+    """One panel per dataset: rank/n against the step (sigma on top) for the U-Net (mean line, every
+    noise as a dot, min-max band) and the closed-form Gaussian / MoLRG of the same data at the same
+    states (dashed); the sigma range the U-Net was trained on shaded; the Table-2 step dotted; the
+    validity check (interior minimum inside the trained range) in the panel title."""
+    import textwrap
+
+    if "model" not in ranks:  # a table from before the closed-form curves
+        ranks = ranks.assign(model="unet")
     datasets = list(table2.dataset)
-    colors = sns.color_palette(style["palette"], max(len(datasets), 2))
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for color, ds in zip(colors, datasets):
-        df = ranks[ranks.dataset == ds]
-        g = df.groupby("step").rank_ratio
-        steps = np.array(sorted(df.step.unique()))
-        ax.fill_between(steps, g.min().loc[steps], g.max().loc[steps], color=color, alpha=0.15, lw=0)
-        ax.plot(steps, g.mean().loc[steps], "-o", color=color, ms=4,
-                label=f"{ds} (n = {int(df.n.iloc[0])}, {df.noise.nunique()} noises)")
-        ax.scatter(df.step, df.rank_ratio, s=6, color=color, alpha=0.5, lw=0)
-        row = table2[table2.dataset == ds].iloc[0]
-        ax.axvline(row.step_min, color=color, ls=":", lw=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("Heun step (sigma decreasing)")
-    ax.set_ylabel("numerical rank / n  (Eq. 51, eta = %g)" % p.eta)
-    steps = sorted(ranks.step.unique())
+    models = list(dict.fromkeys(["unet", *ranks.model]))
+    colors = dict(zip(models, sns.color_palette(style["palette"], max(len(models), 2))))
+    styles = {"unet": "-o", "gaussian": "--s", "molrg": "-.^"}
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.6 * len(datasets), 4.6), squeeze=False, sharey=True)
+    steps = np.array(sorted(ranks.step.unique()))
     sig = ranks.groupby("step").sigma.first()
-    ax.set_xticks(steps)
-    top = ax.secondary_xaxis("top")
-    top.set_xticks(steps)
-    top.set_xticklabels([f"{sig.loc[s]:.3g}" for s in steps], rotation=60, fontsize="x-small")
-    top.set_xlabel("sigma")
-    ax.legend(fontsize="small", frameon=False)
-    ax.set_title("Jacobian rank along the sampling trajectory (dotted: Table 2 step)", fontsize="small")
-    sns.despine(ax=ax, top=False)
+    for ax, ds in zip(axes[0], datasets):
+        row = table2[table2.dataset == ds].iloc[0]
+        if "sigma_train_lo" in row:  # steps whose sigma lies in the trained range, shaded
+            inside = [s for s in steps if row.sigma_train_lo <= sig.loc[s] <= row.sigma_train_hi]
+            if inside:
+                ax.axvspan(min(inside) - 0.5, max(inside) + 0.5, color="0.9", lw=0, zorder=0,
+                           label=f"U-Net trained range [{row.sigma_train_lo:.2g}, {row.sigma_train_hi:.2g}]")
+        for model in models:
+            df = ranks[(ranks.dataset == ds) & (ranks.model == model)]
+            if df.empty:
+                continue
+            g = df.groupby("step").rank_ratio
+            st = np.array(sorted(df.step.unique()))
+            color = colors[model]
+            if model == "unet":
+                ax.fill_between(st, g.min().loc[st], g.max().loc[st], color=color, alpha=0.15, lw=0)
+                ax.scatter(df.step, df.rank_ratio, s=6, color=color, alpha=0.5, lw=0)
+            label = {"unet": "U-Net", "gaussian": "Gaussian (closed form)", "molrg": "MoLRG (closed form)"}.get(model, model)
+            ax.plot(st, g.mean().loc[st], styles.get(model, "-o"), color=color, ms=3.5, lw=1.4, label=label)
+        ax.axvline(row.step_min, color="k", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("Heun step (sigma decreasing)")
+        ax.set_xticks(steps)
+        ax.tick_params(axis="x", labelsize="x-small")
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(steps)
+        top.set_xticklabels([f"{sig.loc[s]:.3g}" for s in steps], rotation=60, fontsize="x-small")
+        top.set_xlabel("sigma", fontsize="small")
+        n = int(row.n)
+        if "valid" in row and not bool(row.valid):
+            verdict = "VALIDITY CHECK FAILED: " + str(row.reason)
+        elif "valid" in row:
+            verdict = f"valid: interior minimum at sigma {row.sigma_min:.3g}, inside the trained range"
+        else:
+            verdict = ""
+        ax.set_title(f"{ds} (n = {n}): d_intr = {row.d_intr_min:.3g} at sigma {row.sigma_min:.3g} (dotted)\n"
+                     + "\n".join(textwrap.wrap(verdict, 70)), fontsize="x-small",
+                     color="k" if "valid" not in row or bool(row.valid) else "firebrick", pad=40)
+        ax.legend(fontsize="x-small", frameon=False, loc="lower left")
+        sns.despine(ax=ax, top=False)
+    axes[0, 0].set_ylabel("numerical rank / n  (Eq. 51, eta = %g)" % p.eta)
+    fig.suptitle("Jacobian rank along the sampling trajectory: U-Net vs closed-form models of the same data",
+                 fontsize="small")
+    fig.tight_layout()
     return fig
 
 
