@@ -32,7 +32,8 @@ their bounds and one fit job took ~12 CPU-minutes. Now:
   * the fit on the full data uses the same batched solver over a small grid of starts and is then
     polished with scipy.optimize.least_squares (bounded, max_nfev bounded).
 
-Bootstrap interval: percentiles of log2 x* over replicates. Replicates whose x* falls outside the
+Bootstrap interval: percentiles of log2 x* over replicates (no usable replicate: [x_min, x_max]
+with both ends censored). Replicates whose x* falls outside the
 full data's x range enter as -inf / +inf (censored), as do, with a fixed plateau, saturated
 (x* below the data) and never-reaching (x* above the data) resamples; with a fitted plateau those
 two kinds leave x* undetermined and are left out (counted in n_boot_degenerate). A bound that
@@ -223,8 +224,10 @@ def fit_sigmoid(x, y, p0=None, a_max: float = A_MAX, plateau=1.0,
     res = y - logistic_log2(x, a, b, p)
     sse_v = float(np.sum(res**2))
     sst = float(np.sum((y - y.mean()) ** 2))
+    # R^2 of constant data is undefined; as sklearn's r2_score: 1 for an exact fit, else 0 (no NaN in tables)
+    r2 = 1 - sse_v / sst if sst > 0 else (1.0 if sse_v <= 1e-24 else 0.0)
     return {"a": a, "b": b, "p": p, "plateau_fixed": p_fixed is not None, "residuals": res, "sse": sse_v,
-            "rmse": math.sqrt(sse_v / len(x)), "r2": 1 - sse_v / sst if sst > 0 else float("nan"), "n": len(x)}
+            "rmse": math.sqrt(sse_v / len(x)), "r2": r2, "n": len(x)}
 
 
 def bootstrap_x_at(x, y, threshold: float = 0.95, n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
@@ -244,8 +247,10 @@ def bootstrap_x_at(x, y, threshold: float = 0.95, n_boot: int = 1000, ci: float 
     k = 2 if p_fixed is not None else 3
     n = len(x)
     u = np.log2(x)
-    out = {"low": float("nan"), "high": float("nan"), "median": float("nan"), "low_censored": False,
-           "high_censored": False, "n_ok": 0, "n_degenerate": 0, "n_used": 0, "degenerate": {}}
+    # no usable replicate (or n_boot = 0): the uninformative interval [x_min, x_max], both ends
+    # censored ("anywhere around the data"), rather than NaN
+    out = {"low": float(x.min()), "high": float(x.max()), "median": float("nan"), "low_censored": True,
+           "high_censored": True, "n_ok": 0, "n_degenerate": 0, "n_used": 0, "degenerate": {}}
     if n_boot <= 0:
         return out
     rng = np.random.default_rng(seed)

@@ -155,3 +155,14 @@ def test_bad_plateau_and_fraction_are_rejected():
         fit_report(x, y, "x", n_boot=0, plateau="eps")
     with pytest.raises(ValueError, match="fit.fraction"):
         fit_report(x, y, "x", n_boot=0, fraction=1.0)
+
+
+def test_no_nan_for_constant_data_or_no_bootstrap():
+    # tables carry no NaN: R^2 of constant data follows sklearn (1 exact, else 0); no usable
+    # replicate gives the uninformative interval [x_min, x_max] with both ends censored
+    x = 2.0 ** np.arange(4)
+    r = fit_report(x, np.ones(4), "x", n_boot=0, plateau=1.0, fraction=0.5)
+    assert r["r2"] == 1.0 and (r["ci_low"], r["ci_high"]) == (1.0, 8.0)
+    assert r["ci_low_censored"] and r["ci_high_censored"] and r["n_boot_ok"] == 0
+    r = fit_report(x, np.ones(4), "x", n_boot=20, plateau=0.95, fraction=0.95)
+    assert r["r2"] == 0.0 and all(np.isfinite(v) for v in r.values() if isinstance(v, float))
