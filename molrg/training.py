@@ -82,8 +82,15 @@ def _atomic_save(obj, path: Path) -> None:
     """Write to a temporary name in the same folder, then rename: readers never see a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException as e:  # a full disk, a kill: never leave a partial temporary file behind
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, (OSError, RuntimeError)):  # torch.save reports ENOSPC as a RuntimeError
+            raise OSError(f"could not write {path}: {e}. Is the disk full? Free space on {path.parent} and "
+                          f"rerun; the previous {path.name}, if any, is unchanged.") from e
+        raise
 
 
 class _EpochSampler:
