@@ -32,17 +32,18 @@ VP_BETA_MIN = 0.1
 # Time grid and weighting (Algorithm 1 step 1)
 
 
-def time_grid(kind: str, T: int, dtype=torch.float64) -> tuple[Tensor, Tensor]:
+def time_grid(kind: str, T: int, dtype=torch.float64, sigma_max: float = 1.0) -> tuple[Tensor, Tensor]:
     """(s_t, gamma_t) on the uniform grid t_i = i/T, i = 1..T (spec §2.4, UNCONFIRMED choice).
 
-    "vp":  s_t = sqrt(alpha_bar_t), gamma_t = sqrt(1 - alpha_bar_t), so s_t^2 + gamma_t^2 = 1;
-    "edm": s_t = 1, gamma_t = t (noise std up to 1, the scale of the data)."""
+    "vp":  s_t = sqrt(alpha_bar_t), gamma_t = sqrt(1 - alpha_bar_t), so s_t^2 + gamma_t^2 = 1
+           (sigma_max is not used);
+    "edm": s_t = 1, gamma_t = sigma_max * t (noise std up to sigma_max; 1 = the scale of the data)."""
     t = torch.arange(1, T + 1, dtype=dtype) / T
     if kind == "vp":
         log_abar = -(0.5 * VP_BETA_D * t * t + VP_BETA_MIN * t)
         return torch.exp(0.5 * log_abar), torch.sqrt(-torch.expm1(log_abar))
     if kind == "edm":
-        return torch.ones_like(t), t
+        return torch.ones_like(t), sigma_max * t
     raise ValueError(f"unknown schedule {kind!r}: use 'vp' or 'edm' (config key theory.dae.schedule)")
 
 
@@ -63,6 +64,19 @@ def shrinkage(s: Tensor, gamma: Tensor) -> Tensor:
 
 # ----------------------------------------------------------------------------------------------
 # Stiefel retraction
+
+
+def tangent_project(U: Tensor, G: Tensor) -> Tensor:
+    """The Riemannian gradient on the Stiefel manifold (embedded metric): G - U sym(U^T G), for
+    orthonormal U (..., n, d) and a Euclidean gradient G of the same shape.
+
+    For the losses of Eqs. 11 and 15 (functions of U U^T only) U^T G is symmetric and this is
+    (I - U U^T) G, the component of the step that changes the subspace. Dropping the component along
+    U matters for large steps: U - eta G = U (I - eta A) - eta G_perp with A = U^T G, and the QR
+    retraction of that is ill-conditioned (the span can jump) where I - eta A is near singular.
+    Zero (masked) columns of U and G stay zero."""
+    A = U.mT @ G
+    return G - U @ (0.5 * (A + A.mT))
 
 
 def stiefel_retract(U: Tensor) -> Tensor:
@@ -203,6 +217,8 @@ class TrainSettings:
     schedule: str = "edm"  # edm | vp
     T: int = 1000
     loss_weight: str = "one"  # one | snr
+    sigma_max: float = 1.0  # edm grid: gamma_t = sigma_max * t
+    gradient: str = "riemannian"  # riemannian (tangent-projected) | euclidean
 
 
 def make_optimizer(module: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -232,12 +248,18 @@ def dae_loss(module: nn.Module, x0: Tensor, s: Tensor, gamma: Tensor, weight: Te
 
 
 def dae_step(module: nn.Module, optimizer: torch.optim.Optimizer, x0: Tensor, s: Tensor, gamma: Tensor,
-             weight: Tensor, eps: Tensor) -> Tensor:
+             weight: Tensor, eps: Tensor, riemannian: bool = False) -> Tensor:
     """One step of Algorithm 1 on given draws, followed by the Stiefel retraction; returns the
-    per-problem losses before the step. The P losses are summed, never averaged (see module doc)."""
+    per-problem losses before the step. The P losses are summed, never averaged (see module doc).
+
+    riemannian: step along the tangent-projected gradient of the bases (`tangent_project`) instead
+    of the Euclidean one (the other parameters of the soft-max DAE are unconstrained)."""
     optimizer.zero_grad(set_to_none=True)
     loss = dae_loss(module, x0, s, gamma, weight, eps)
     loss.sum().backward()
+    if riemannian and module.U.grad is not None:
+        with torch.no_grad():
+            module.U.grad.copy_(tangent_project(module.U, module.U.grad))
     optimizer.step()
     module.retract()
     return loss.detach()
@@ -249,11 +271,15 @@ def train_dae(module: nn.Module, X: Tensor, counts: Tensor, settings: TrainSetti
 
     X: (P, N_max, n) training sets padded with unused rows; counts: (P,) the number of real rows.
     Each step draws, per problem, `batch` sample indices uniformly from its own rows (with
-    replacement), times uniformly from the grid and Gaussian noises. Returns the per-problem
+    replacement), times uniformly from the grid and Gaussian noises, takes one (Riemannian, by
+    default) SGD step on the Eq. 5 loss of that mini-batch and retracts. Returns the per-problem
     losses of every step, (iterations, P)."""
     P, _, n = X.shape
     dev, dt = X.device, X.dtype
-    s_grid, g_grid = time_grid(settings.schedule, settings.T)
+    if settings.gradient not in ("riemannian", "euclidean"):
+        raise ValueError(f"unknown gradient {settings.gradient!r}: use 'riemannian' or 'euclidean' "
+                         "(config key theory.dae.gradient)")
+    s_grid, g_grid = time_grid(settings.schedule, settings.T, sigma_max=settings.sigma_max)
     w_grid = loss_weight(settings.loss_weight, s_grid, g_grid)
     s_grid, g_grid, w_grid = (v.to(dev, dt) for v in (s_grid, g_grid, w_grid))
     opt = make_optimizer(module, settings)
@@ -269,7 +295,7 @@ def train_dae(module: nn.Module, X: Tensor, counts: Tensor, settings: TrainSetti
         eps = torch.randn(P, b, n, generator=generator, device=dev, dtype=dt)
         x0 = X[rows, idx]
         s, g, w = (v[t].unsqueeze(-1) for v in (s_grid, g_grid, w_grid))
-        history[it] = dae_step(module, opt, x0, s, g, w, eps).cpu()
+        history[it] = dae_step(module, opt, x0, s, g, w, eps, settings.gradient == "riemannian").cpu()
     return history
 
 

@@ -76,7 +76,7 @@ class DAESettings:
     train: dae_mod.TrainSettings = field(default_factory=dae_mod.TrainSettings)
     gate: str = "hard"  # K > 1: "hard" (Eqs. 15/16) or "soft" (Eq. 7)
     init_single: str = "random"  # K = 1: random | perturbed_truth
-    init_mixture: str = "spectral"  # K > 1: spectral | random | perturbed_truth
+    init_mixture: str = "random"  # K > 1: random | spectral | perturbed_truth (the last two contain the answer)
     init_perturbation: float = 0.3  # delta of perturbed_truth: orth(U* + delta * G)
 
 
@@ -208,7 +208,12 @@ def dae_grid(grid: Grid, seed: int, settings: DAESettings = DAESettings(), scori
 
     Training runs in `dtype` (float32: the SGD noise is orders of magnitude above rounding); the
     error is computed in float64. Random draws: derive_seed(seed, "theory-dae-init", K) for the
-    initial bases, derive_seed(seed, "theory-dae", K) for Algorithm 1."""
+    initial bases, derive_seed(seed, "theory-dae", K) for Algorithm 1.
+
+    Besides the final `error` the table records `init_error`, the same error of the starting bases
+    (after the retraction, before any step): it shows whether the initialisation already held the
+    answer (the "spectral" start does wherever the closed form succeeds), and `init`, `iterations`
+    for the figure's caption."""
     T, K = grid.trials, grid.K
     d_max, N_max = max(grid.d_values), K * max(grid.Nk_values)
     device = torch.device(device)
@@ -225,13 +230,17 @@ def dae_grid(grid: Grid, seed: int, settings: DAESettings = DAESettings(), scori
     init_gen = torch.Generator().manual_seed(derive_seed(seed, "theory-dae-init", K))
     U0 = initial_bases(kind, U_true, X, Nk, d, K, settings.init_perturbation, kss, init_gen)
     module = make_dae(K, U0.to(dtype), d, settings.gate).to(device)
+    init_error = subspace.recovery_error(module.bases().to("cpu", torch.float64), U_true, scoring.reduce)
     gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "theory-dae", K))
     history = dae_mod.train_dae(module, X.to(device, dtype), (K * Nk).to(device), settings.train, gen)
     U_hat = module.bases().to("cpu", torch.float64)
     error = subspace.recovery_error(U_hat, U_true, scoring.reduce)
     final_loss = history[-max(1, len(history) // 10):].mean(0)  # mean over the last 10% of the steps
     trial = torch.arange(T).repeat(len(grid.d_values) * len(grid.Nk_values))
-    df = _rows(grid, "dae", dae_solver_name(K, settings.gate), d, Nk, trial, error, scoring, final_loss=final_loss)
+    df = _rows(grid, "dae", dae_solver_name(K, settings.gate), d, Nk, trial, error, scoring,
+               final_loss=final_loss, init_error=init_error)
+    df["init"] = kind
+    df["iterations"] = settings.train.iterations
     return _sort(df)
 
 
@@ -263,7 +272,8 @@ def kss_from_config(cfg: dict) -> KSSSettings:
 
 def dae_from_config(cfg: dict) -> DAESettings:
     train = dae_mod.TrainSettings(**{k: cfg[k] for k in (
-        "iterations", "batch", "lr", "optimizer", "lr_decay", "schedule", "T", "loss_weight")})
+        "iterations", "batch", "lr", "optimizer", "lr_decay", "schedule", "T", "loss_weight", "sigma_max",
+        "gradient")})
     return DAESettings(train=train, gate=cfg["gate"], init_single=cfg["init_single"],
                        init_mixture=cfg["init_mixture"], init_perturbation=cfg["init_perturbation"])
 
@@ -273,4 +283,22 @@ def summary(df: pd.DataFrame) -> str:
     st = success_table(df)
     below, above = st[st.N_k < st.d].success, st[st.N_k >= st.d].success
     fmt = lambda s: f"{s.mean():.3f}" if len(s) else "n/a"  # noqa: E731
-    return f"{len(df)} trials; success rate for N_k < d: {fmt(below)}, for N_k >= d: {fmt(above)}"
+    line = f"{len(df)} trials; success rate for N_k < d: {fmt(below)}, for N_k >= d: {fmt(above)}"
+    if "init_error" in df:
+        line += f"; median init_error {df.init_error.median():.3f}, median error {df.error.median():.3f}"
+    bnd = empirical_boundary(df)
+    return line + "; boundary N_k(d) " + ", ".join(
+        f"{d}:{'-' if pd.isna(b) else int(b)}" for d, b in zip(bnd.d, bnd.boundary))
+
+
+def empirical_boundary(df: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
+    """Per d: the smallest N_k of the grid from which the success probability is >= `level` at that
+    N_k and at every larger N_k of the grid (NaN if the largest N_k fails). Columns d, boundary.
+
+    The DAE's acceptance test of docs/theory.md compares this with the closed form's boundary."""
+    st = success_table(df).sort_values(["d", "N_k"])
+    out = []
+    for d, g in st.groupby("d"):
+        ok = (g.success >= level).to_numpy()[::-1].cumprod()[::-1].astype(bool)  # ok here and above
+        out.append({"d": d, "boundary": g.N_k.to_numpy()[ok].min() if ok.any() else float("nan")})
+    return pd.DataFrame(out)

@@ -18,6 +18,7 @@ def test_time_grids():
     assert (s.diff() < 0).all() and (g.diff() > 0).all() and s[0] > 0.999 and s[-1] < 0.01
     s, g = dae.time_grid("edm", 10)
     assert (s == 1).all() and torch.allclose(g, torch.arange(1, 11, dtype=F64) / 10)
+    assert torch.allclose(dae.time_grid("edm", 10, sigma_max=0.1)[1], 0.1 * g)
     with pytest.raises(ValueError, match="theory.dae.schedule"):
         dae.time_grid("ve", 10)
 
@@ -29,6 +30,43 @@ def test_stiefel_retraction():
     assert torch.allclose(Q.mT @ Q, torch.eye(3, dtype=F64).expand(4, 2, 3, 3), atol=1e-12)
     assert subspace.projection_distance(Q, torch.linalg.qr(U).Q).max() < 1e-12  # same span as U
     assert torch.allclose(dae.stiefel_retract(Q), Q, atol=1e-12)  # a fixed point on the manifold
+
+
+def test_tangent_projection_is_the_riemannian_gradient():
+    """G - U sym(U^T G): tangent (U^T P skew), idempotent, equal to (I - U U^T) G for the losses of
+    Eqs. 11/15 (functions of U U^T), and masked zero columns stay zero."""
+    g = torch.Generator().manual_seed(9)
+    U = haar_orthogonal(10, g, batch=(3,), columns=3)
+    G = torch.randn(3, 10, 3, generator=g, dtype=F64)
+    P = dae.tangent_project(U, G)
+    A = U.mT @ P
+    assert torch.allclose(A, -A.mT, atol=1e-12) and torch.allclose(dae.tangent_project(U, P), P, atol=1e-12)
+    m = dae.LowRankDAE(U)
+    x0 = torch.randn(3, 16, 10, generator=g, dtype=F64)
+    eps = torch.randn(3, 16, 10, generator=g, dtype=F64)
+    one = torch.ones(3, 16, 1, dtype=F64)
+    dae.dae_loss(m, x0, one, 0.3 * one, one, eps).sum().backward()
+    Ge = m.U.grad[:, 0]
+    assert torch.allclose(dae.tangent_project(U, Ge), Ge - U @ (U.mT @ Ge), atol=1e-10)
+    Um = torch.nn.functional.pad(U[:, :, :2], (0, 1))
+    Gm = torch.nn.functional.pad(G[:, :, :2], (0, 1))
+    assert (dae.tangent_project(Um, Gm)[..., 2] == 0).all()
+
+
+def test_riemannian_and_euclidean_steps_agree_for_small_steps():
+    """Both steps move the span the same way to first order in the learning rate."""
+    g = torch.Generator().manual_seed(10)
+    U0 = haar_orthogonal(12, g, batch=(2,), columns=2)
+    x0 = torch.randn(2, 8, 12, generator=g, dtype=F64)
+    eps = torch.randn(2, 8, 12, generator=g, dtype=F64)
+    one = torch.ones(2, 8, 1, dtype=F64)
+    out = []
+    for riem in (True, False):
+        m = dae.LowRankDAE(U0)
+        dae.dae_step(m, torch.optim.SGD([m.U], lr=1e-5), x0, one, 0.1 * one, one, eps, riemannian=riem)
+        out.append(m.bases()[:, 0])
+    moved = subspace.projection_distance(out[0], U0)
+    assert (moved > 1e-7).all() and (subspace.projection_distance(out[0], out[1]) < 1e-3 * moved).all()
 
 
 @pytest.mark.parametrize("schedule", ["vp", "edm"])
@@ -166,5 +204,8 @@ def test_unknown_choices_name_their_config_key():
         dae.loss_weight("sqrt", torch.ones(1), torch.ones(1))
     with pytest.raises(ValueError, match="theory.dae.lr_decay"):
         dae.lr_factor("step", 0, 10)
+    with pytest.raises(ValueError, match="theory.dae.gradient"):
+        dae.train_dae(dae.LowRankDAE(torch.eye(4, 2, dtype=F64).unsqueeze(0)), torch.ones(1, 2, 4, dtype=F64),
+                      torch.tensor([2]), dae.TrainSettings(gradient="natural"), torch.Generator())
     with pytest.raises(ValueError, match="theory.dae.optimizer"):
         dae.make_optimizer(dae.LowRankDAE(torch.eye(4, 2, dtype=F64).unsqueeze(0)), dae.TrainSettings(optimizer="lbfgs"))
