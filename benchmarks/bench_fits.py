@@ -78,13 +78,13 @@ def main():
             rows.append((name, plateau, t_old, t_new, r_new, e_new or (r_new or {}).get("status", "")))
         print(f"[{name}] old: {t_old:.2f} s CPU {e_old}", file=sys.stderr, flush=True)
     print(f"sigmoid fit + bootstrap, {args.n_boot} replicates, CPU seconds (time.process_time)")
-    print(f"{'data set':24s} {'plateau':>7s} {'before s':>9s} {'after s':>8s} {'ratio':>7s} "
+    print(f"{'data set':26s} {'plateau':>7s} {'before s':>9s} {'after s':>8s} {'ratio':>7s} "
           f"{'ok':>5s} {'degen':>5s}  status")
     for name, plateau, t_old, t_new, r, status in rows:
         ok = r["n_boot_ok"] if r else "-"
         dg = r["n_boot_degenerate"] if r else "-"
-        print(f"{name:24s} {str(plateau):>7s} {t_old:9.2f} {t_new:8.3f} {t_old / t_new:7.0f} {ok!s:>5s} {dg!s:>5s}"
-              f"  {status}")
+        ratio = f"{t_old / t_new:7.0f}" if r else "      -"  # no ratio for an input rejected up front
+        print(f"{name:26s} {str(plateau):>7s} {t_old:9.2f} {t_new:8.3f} {ratio} {ok!s:>5s} {dg!s:>5s}  {status}")
     worst_old = max(r[2] for r in rows)
     worst_new = max(r[3] for r in rows)
     print(f"worst case: before {worst_old:.2f} s, after {worst_new:.3f} s (ratio {worst_old / worst_new:.0f})")

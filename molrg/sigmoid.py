@@ -274,7 +274,7 @@ def bootstrap_x_at(x, y, threshold: float = 0.95, n_boot: int = 1000, ci: float 
             full = fit_sigmoid(x, y, plateau=plateau, max_iter=max_iter)
         lo, hi = _bounds(u, p_fixed)
         warm = [full["a"], full["b"]] + ([full["p"]] if p_fixed is None else [])
-        generic = _starts(u, y, p_fixed)[4]  # a = 2, b at the median log2 x
+        generic = [2.0, float(np.median(u))] + ([float(np.clip(y.max(), P_MIN, 1.0))] if p_fixed is None else [])
         theta0 = np.vstack([np.tile(warm, (len(fit_me), 1)), np.tile(generic, (len(fit_me), 1))])
         ww = np.vstack([w[fit_me], w[fit_me]])
         theta, sse = _lm_batch(u, y, ww, theta0, p_fixed, lo, hi, max_iter)
