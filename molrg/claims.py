@@ -298,6 +298,7 @@ def fig4_right(ev):
                 bad.append(f"Table 2 has no row for {name}")
             elif not _true(t2.loc[name, "valid"]):
                 why = t2.loc[name, "reason"] if "reason" in t2.columns else ""
+                why = why if isinstance(why, str) and why else "no reason given"
                 bad.append(f"Table 2 row of {name} not valid ({why})")
     if len(datasets) < 2:
         bad.append(f"one dataset ({', '.join(datasets)}): 'near-identical across datasets' needs >= 2")
