@@ -1,0 +1,144 @@
+"""Small pure helpers of the real-data GL grid (Fig 4 right, spec §6.1, §6.4, §6.5; issue #9.5).
+
+* ``iterations_for_N``: the training length of the U-Net on N images (a steps-per-N rule);
+* ``select_d_intr``: d_intr per dataset from Table 2 where its validity check passed, otherwise
+  the config fallback, with the source and the reason recorded;
+* ``mle_intrinsic_dimension``: the Levina-Bickel maximum-likelihood estimate of the intrinsic
+  dimension (the documented source of the config fallback values);
+* ``l2_from_cosine``: the L2 distance between unit vectors with a given cosine similarity (the
+  GL copy threshold of a cosine descriptor, written as a distance).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def iterations_for_N(N: int, iterations: int, N_ref: int | None = None, power: float = 0.0,
+                     min_iterations: int | None = None) -> int:
+    """Training steps of the U-Net of the GL grid trained on N images.
+
+        steps(N) = iterations                                         N <= N_ref (or no rule)
+        steps(N) = max(min_iterations, round(iterations (N_ref / N)^power))   N > N_ref
+
+    power = 0 (or N_ref None) is the paper's protocol: the same length for every N. A positive power
+    spends more steps where a model must converge to memorise (small N) and fewer at large N; the
+    floor keeps every model trained. Raises ValueError on settings that make no sense."""
+    N, iterations = int(N), int(iterations)
+    if N < 1 or iterations < 1:
+        raise ValueError(f"N and iterations must be >= 1, got N = {N}, iterations = {iterations}")
+    if power < 0:
+        raise ValueError(f"realdata.gl.iterations_rule.power must be >= 0, got {power}")
+    if N_ref is None or power == 0 or N <= int(N_ref):
+        return iterations
+    floor = iterations if min_iterations is None else int(min_iterations)
+    if not 1 <= floor <= iterations:
+        raise ValueError(f"realdata.gl.iterations_rule.min_iterations = {min_iterations} must lie in "
+                         f"[1, realdata.gl_unet.iterations = {iterations}]")
+    return max(floor, int(round(iterations * (int(N_ref) / N) ** power)))
+
+
+def l2_from_cosine(similarity: float) -> float:
+    """||u - v|| for unit vectors u, v with <u, v> = similarity: sqrt(2 - 2 similarity)."""
+    s = float(similarity)
+    if not -1.0 <= s <= 1.0:
+        raise ValueError(f"a cosine similarity lies in [-1, 1], got {s}")
+    return math.sqrt(max(2.0 - 2.0 * s, 0.0))
+
+
+def _truthy(v) -> bool:
+    """A CSV bool: True/False, 'True'/'true'/'1', numbers."""
+    if isinstance(v, str):
+        return v.strip().lower() in ("true", "1", "yes")
+    try:
+        return bool(v) and not (isinstance(v, float) and math.isnan(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: str = "d_intr_min") -> dict:
+    """d_intr per dataset for N / d_intr, with where it came from and why.
+
+    source: 'table2' (use Table 2 where its row is valid) or 'config' (always the fallback).
+    fallback: {dataset: d_intr} (config realdata.gl.d_intr), used wherever Table 2's row is missing
+        or not valid.
+    table2: a pandas DataFrame of results/tables/table2_intrinsic_dimension.csv (column `dataset`,
+        the d_intr `column`, and `valid` / `reason` from issue #9's validity check), or None.
+
+    A missing fallback is an error only where it is needed (the message names the reason).
+    Table 2's value is used only where the row exists, has valid = True and a finite d_intr > 0;
+    a table without a `valid` column counts as not valid ("Table 2 has no validity column").
+    Returns {dataset: {"d_intr": float, "d_intr_source": str, "d_intr_reason": str}}, where
+    d_intr_source is 'table2:<column>' or 'config:realdata.gl.d_intr' and d_intr_reason says why
+    the fallback was taken (empty when Table 2 was used)."""
+    if source not in ("table2", "config"):
+        raise ValueError(f"realdata.gl.d_intr_source must be 'table2' or 'config', got {source!r}")
+    rows = {}
+    if source == "table2" and table2 is not None and "dataset" in table2.columns:
+        rows = {str(r["dataset"]): r for _, r in table2.iterrows()}
+    out = {}
+    for name in datasets:
+        reason = ""
+        if source == "config":
+            reason = "realdata.gl.d_intr_source = config"
+        elif table2 is None:
+            reason = "no Table 2 given"
+        elif name not in rows:
+            reason = f"Table 2 has no row for {name}"
+        elif "valid" not in table2.columns:
+            reason = "Table 2 has no validity column"
+        elif not _truthy(rows[name]["valid"]):
+            why = rows[name].get("reason", "") if "reason" in table2.columns else ""
+            why = "" if (why is None or (isinstance(why, float) and math.isnan(why))) else str(why)
+            reason = "Table 2 row not valid" + (f": {why}" if why else " (no reason given)")
+        elif column not in table2.columns:
+            reason = f"Table 2 has no column {column}"
+        else:
+            v = pd_float(rows[name][column])
+            if not (np.isfinite(v) and v > 0):
+                reason = f"Table 2's {column} = {rows[name][column]!r} is not a positive number"
+            else:
+                out[name] = {"d_intr": v, "d_intr_source": f"table2:{column}", "d_intr_reason": ""}
+                continue
+        if name not in fallback:
+            raise ValueError(f"d_intr of {name}: {reason}, and realdata.gl.d_intr has no fallback value for it: "
+                             f"add realdata.gl.d_intr.{name} (e.g. molrg.gl_grid.mle_intrinsic_dimension of its "
+                             "training images) or make Table 2's row valid")
+        out[name] = {"d_intr": float(fallback[name]), "d_intr_source": "config:realdata.gl.d_intr",
+                     "d_intr_reason": reason}
+    return out
+
+
+def pd_float(v) -> float:
+    """float(v), NaN where v is not a number."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def mle_intrinsic_dimension(x, k: int = 20) -> float:
+    """Levina & Bickel's (2005) maximum-likelihood intrinsic dimension of the points x (n, ...),
+    with MacKay & Ghahramani's pooling (the inverse of the mean inverse local estimate):
+
+        m_k(x_i)^-1 = 1/(k-1) sum_{j<k} log(T_k(x_i) / T_j(x_i)),   m_k = [mean_i m_k(x_i)^-1]^-1,
+
+    T_j the Euclidean distance to the j-th nearest other point. Exact duplicates (T_1 = 0) are
+    skipped. Used by Pope et al. (2021, "The intrinsic dimension of images") on image datasets."""
+    import torch
+
+    X = torch.as_tensor(np.asarray(x), dtype=torch.float64).reshape(len(x), -1)
+    if not 2 <= k < len(X):
+        raise ValueError(f"k must be in [2, n - 1] = [2, {len(X) - 1}], got {k}")
+    inv = []
+    for s in range(0, len(X), 1024):
+        d = torch.cdist(X[s : s + 1024], X)
+        d[torch.arange(d.shape[0]), torch.arange(s, s + d.shape[0])] = float("inf")  # not itself
+        T = d.topk(k, dim=1, largest=False).values  # (b, k), ascending
+        ok = T[:, 0] > 0
+        inv.append(torch.log(T[ok, -1:] / T[ok, :-1]).mean(1))
+    inv = torch.cat(inv)
+    if len(inv) == 0:
+        raise ValueError("every point has an exact duplicate: no intrinsic dimension estimate")
+    return float(1.0 / inv.mean())

@@ -1,0 +1,92 @@
+"""molrg.gl_grid: the steps-per-N rule, d_intr selection with Table 2's validity, cosine -> L2."""
+import math
+
+import pandas as pd
+import pytest
+
+import numpy as np
+
+from molrg.gl_grid import iterations_for_N, l2_from_cosine, mle_intrinsic_dimension, select_d_intr
+
+
+def test_iterations_constant_without_rule():
+    # power 0 / no N_ref: the paper's protocol, the same length for every N
+    assert [iterations_for_N(N, 3000) for N in (4, 64, 4096)] == [3000, 3000, 3000]
+    assert [iterations_for_N(N, 3000, N_ref=16, power=0.0, min_iterations=10) for N in (4, 1024)] == [3000, 3000]
+
+
+def test_iterations_rule_values_monotone_and_floor():
+    steps = [iterations_for_N(N, 3200, N_ref=16, power=0.5, min_iterations=500) for N in (4, 16, 64, 256, 1024, 4096)]
+    # N <= N_ref: full length; then 3200 * (16/N)^0.5 = 1600, 800; then the floor 500
+    assert steps == [3200, 3200, 1600, 800, 500, 500]
+    assert all(a >= b for a, b in zip(steps, steps[1:]))
+    assert iterations_for_N(64, 3200, N_ref=16, power=1.0) == 3200  # no floor given: the floor is the full length
+
+
+@pytest.mark.parametrize("kwargs", [dict(power=-1.0, N_ref=4), dict(N_ref=4, power=1.0, min_iterations=0),
+                                    dict(N_ref=4, power=1.0, min_iterations=5000)])
+def test_iterations_rule_bad_settings(kwargs):
+    with pytest.raises(ValueError, match="realdata"):
+        iterations_for_N(64, 3000, **kwargs)
+
+
+def test_l2_from_cosine():
+    assert l2_from_cosine(1.0) == 0.0
+    assert l2_from_cosine(0.0) == pytest.approx(math.sqrt(2))
+    assert l2_from_cosine(0.6) == pytest.approx(math.sqrt(0.8))  # spec §6.1: SSCD's 0.6 <-> eps ~ 0.894
+    u, v = [0.6, 0.8], [1.0, 0.0]
+    assert l2_from_cosine(0.6) == pytest.approx(math.dist(u, v))
+    with pytest.raises(ValueError):
+        l2_from_cosine(1.5)
+
+
+FALLBACK = {"a": 11.0, "b": 22.0}
+
+
+def test_d_intr_table2_valid_and_invalid_rows():
+    t2 = pd.DataFrame({"dataset": ["a", "b"], "d_intr_min": [7, 9], "valid": [True, False],
+                       "reason": ["", "no interior minimum"]})
+    out = select_d_intr(["a", "b"], "table2", FALLBACK, t2)
+    assert out["a"] == {"d_intr": 7.0, "d_intr_source": "table2:d_intr_min", "d_intr_reason": ""}
+    assert out["b"]["d_intr"] == 22.0 and out["b"]["d_intr_source"] == "config:realdata.gl.d_intr"
+    assert out["b"]["d_intr_reason"] == "Table 2 row not valid: no interior minimum"
+
+
+def test_d_intr_csv_bools_and_missing_pieces(tmp_path):
+    # valid read back from a CSV as text; a missing row; a table without validity; NaN d_intr
+    path = tmp_path / "t2.csv"
+    pd.DataFrame({"dataset": ["a", "b"], "d_intr_min": [7, float("nan")], "valid": [True, True],
+                  "reason": ["", ""]}).to_csv(path, index=False)
+    t2 = pd.read_csv(path, dtype={"valid": str})
+    out = select_d_intr(["a", "b", "c"], "table2", {**FALLBACK, "c": 5}, t2)
+    assert out["a"]["d_intr"] == 7.0
+    assert out["b"]["d_intr"] == 22.0 and "not a positive number" in out["b"]["d_intr_reason"]
+    assert out["c"]["d_intr"] == 5.0 and out["c"]["d_intr_reason"] == "Table 2 has no row for c"
+    old = pd.DataFrame({"dataset": ["a"], "d_intr_min": [7]})
+    assert select_d_intr(["a"], "table2", FALLBACK, old)["a"] == {
+        "d_intr": 11.0, "d_intr_source": "config:realdata.gl.d_intr", "d_intr_reason": "Table 2 has no validity column"}
+
+
+def test_d_intr_config_source_and_errors():
+    t2 = pd.DataFrame({"dataset": ["a"], "d_intr_min": [7], "valid": [True]})
+    out = select_d_intr(["a"], "config", FALLBACK, t2)
+    assert out["a"]["d_intr"] == 11.0 and out["a"]["d_intr_reason"] == "realdata.gl.d_intr_source = config"
+    # a missing fallback is an error only where it is needed, naming the reason and the key
+    assert select_d_intr(["a"], "table2", {}, t2)["a"]["d_intr"] == 7.0
+    with pytest.raises(ValueError, match="Table 2 has no row for zz.*realdata.gl.d_intr.zz"):
+        select_d_intr(["a", "zz"], "table2", FALLBACK, t2)
+    with pytest.raises(ValueError, match="d_intr_source"):
+        select_d_intr(["a"], "jacobian", FALLBACK, t2)
+
+
+@pytest.mark.parametrize("d", [2, 5])
+def test_mle_intrinsic_dimension_recovers_linear_subspace(d):
+    # uniform points of a d-dimensional cube, rotated into R^40: the estimate is close to d
+    rng = np.random.default_rng(0)
+    z = rng.uniform(size=(2000, d))
+    Q = np.linalg.qr(rng.normal(size=(40, 40)))[0][:, :d]
+    est = mle_intrinsic_dimension(z @ Q.T, k=10)
+    assert abs(est - d) < 0.15 * d + 0.2
+    # exact duplicates are skipped, not turned into infinities
+    x = np.vstack([z @ Q.T, (z @ Q.T)[:5]])
+    assert np.isfinite(mle_intrinsic_dimension(x, k=10))
