@@ -41,9 +41,13 @@ def package_versions() -> dict:
 
 
 def device_description(device=None) -> str:
+    """'cpu:<machine>' or 'cuda:<GPU name>'. torch is imported only for a non-CPU device: figure
+    jobs (device None) start without it (issue #10)."""
+    if device is None or str(device).split(":")[0] == "cpu":
+        return f"cpu:{platform.machine()}"
     import torch
 
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = torch.device(device)
     if dev.type == "cuda" and torch.cuda.is_available():
         return f"cuda:{torch.cuda.get_device_name(dev)}"
     return f"cpu:{platform.machine()}"

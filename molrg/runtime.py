@@ -1,13 +1,14 @@
 """Small helpers shared by the workflow scripts: logging to the rule's log file, device choice,
-seeding and thread settings. Nothing here imports Snakemake."""
+seeding and thread settings. Nothing here imports Snakemake.
+
+numpy and torch are imported inside the functions that need them: figure and table jobs import
+this module for `setup_logging` / `derive_seed` only, and torch alone costs them ~2 s of start-up
+(issue #10, "plot-only rerun under 30 s"); the workflow itself imports `derive_seed` at parse time."""
 from __future__ import annotations
 
 import logging
 import os
 import sys
-
-import numpy as np
-import torch
 
 
 def setup_logging(log_path: str | None, name: str = "molrg") -> logging.Logger:
@@ -20,7 +21,9 @@ def setup_logging(log_path: str | None, name: str = "molrg") -> logging.Logger:
     return logging.getLogger(name)
 
 
-def select_device(name: str = "auto") -> torch.device:
+def select_device(name: str = "auto") -> "torch.device":  # noqa: F821
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -30,6 +33,8 @@ def select_device(name: str = "auto") -> torch.device:
 
 def set_threads(n: int) -> None:
     """Torch intra-op threads = the rule's `threads` (Snakemake runs several jobs side by side)."""
+    import torch
+
     torch.set_num_threads(max(1, int(n)))
 
 
@@ -42,7 +47,10 @@ def derive_seed(*parts) -> int:
     return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
 
 
-def seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int) -> "torch.Generator":  # noqa: F821
+    import numpy as np
+    import torch
+
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
