@@ -74,7 +74,7 @@ def sizes(smoke: bool, pc: dict) -> dict:
                 "sample_num": 16, "sample_batch": 16, "jac_chunk": 64, "compile": False}
     return {"molrg_net": net_of(pc["molrg_unet"]), "molrg_shape": (3, pc["molrg_unet"]["resolution"], pc["molrg_unet"]["resolution"]),
             "real_net": net_of(pc["realdata"]["unet"]), "gl_net": net_of(pc["realdata"]["gl_unet"]),
-            "real_shape": (3, 32, 32), "batches": (512, 128), "seconds": 8.0, "repro_iters": 30,
+            "real_shape": (3, 32, 32), "batches": (512, 128), "seconds": 5.0, "repro_iters": 30,
             "repro_ckpt": 10, "repro_batch": 512, "stacks": (1, 8, 32), "sample_num": 2000,
             "sample_batch": 1000, "jac_chunk": int(pc["jacobian"]["chunk_size"]), "compile": True}
 
@@ -391,7 +391,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default=None, help="scratch folder (default: a new temporary one)")
     ap.add_argument("--parts", default="tiny,repro,speed,hours", help="comma-separated subset of the parts")
     ap.add_argument("--cores", type=int, default=8, help="snakemake --cores of the tiny run")
-    ap.add_argument("--tiny-timeout", type=int, default=240, help="seconds allowed for the tiny run")
+    ap.add_argument("--tiny-timeout", type=int, default=200, help="seconds allowed for the tiny run")
     # internal: the training child of part 2
     ap.add_argument("--child-train", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--device", default=None, help=argparse.SUPPRESS)
