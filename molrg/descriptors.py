@@ -125,6 +125,17 @@ def accuracy(net: ClassifierNet, x, y, batch_size: int = 1024, device="cpu") -> 
     return float((pred == Y).float().mean())
 
 
+@torch.no_grad()
+def predict_labels(net: ClassifierNet, x, batch_size: int = 1024, device="cpu") -> np.ndarray:
+    """The classifier's class (argmax of the logits) for each image of x (N, C, H, W) in [-1, 1]."""
+    X = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    if X.ndim != 4 or X.shape[1] != net.config["in_channels"]:
+        raise ValueError(f"images of shape {tuple(X.shape)} do not fit a classifier of "
+                         f"{net.config['in_channels']} input channels")
+    return torch.cat([net(X[i : i + batch_size].to(device)).argmax(1).cpu()
+                      for i in range(0, len(X), batch_size)]).numpy().astype(np.int64)
+
+
 def save_classifier(net: ClassifierNet, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": net.config, "state_dict": net.state_dict()}, path)

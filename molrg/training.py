@@ -151,13 +151,17 @@ def ema_beta(cfg: TrainConfig, nimg: int) -> float:
 
 def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *, checkpoint_path=None,
                    device="cpu", cell: str = "", log: logging.Logger | None = None,
-                   keep_checkpoint: bool = False, callback=None) -> dict:
+                   keep_checkpoint: bool = False, callback=None, monitor=None) -> dict:
     """Train D(x, sigma) on `data` (N, C, H, W) and write its EMA weights to `out_path`.
 
     net_kwargs: DDPMpp arguments other than img_resolution/in_channels (taken from the data).
     checkpoint_path: defaults to `<out_path folder>/checkpoint.pt`; resumed if it was written by a
     run with the same settings and data, ignored (and overwritten) otherwise. Deleted after success
     unless keep_checkpoint. callback(step): called after every step (tests use it to interrupt).
+    monitor (optional, e.g. molrg.convergence.HeldoutMonitor): an object with `every` and
+    `__call__(step, ema_model, device) -> bool`, called with the EMA model every `monitor.every` steps
+    and at the last step; True ends training there (early stop). Its `state_dict()` is saved in the
+    checkpoint and restored on resume.
     Returns a summary dict (final mean loss, steps, seconds, whether it resumed).
     """
     log = log or logging.getLogger("molrg.training")
@@ -193,6 +197,8 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
             sampler.load_state_dict(ck["sampler"])
             _set_rng_state(ck["rng"])
             step, resumed = int(ck["step"]), True
+            if monitor is not None and "monitor" in ck:
+                monitor.load_state_dict(ck["monitor"])
             log.info("cell %s: resumed from %s at step %d/%d", cell, checkpoint_path, step, cfg.iterations)
         else:
             log.info("cell %s: ignoring %s (written by a run with other settings or data)", cell, checkpoint_path)
@@ -235,12 +241,19 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
             log.info("cell %s: step %d/%d loss %.4f lr %.2e %.2f it/s ETA %s", cell, step, cfg.iterations,
                      mean_loss, learning_rate(cfg, nimg), its, _fmt_seconds(eta))
             t_last, step_last, loss_sum, loss_count = now, step, 0.0, 0
-        if step % cfg.checkpoint_every == 0 and step < cfg.iterations:
+        stop = False
+        if monitor is not None and (step % monitor.every == 0 or step == cfg.iterations):
+            stop = bool(monitor(step, ema, device))
+        if step % cfg.checkpoint_every == 0 and step < cfg.iterations and not stop:
             _atomic_save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(),
                           "ema": ema.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state_dict(),
-                          "rng": _rng_state()}, checkpoint_path)
+                          "rng": _rng_state(),
+                          **({"monitor": monitor.state_dict()} if monitor is not None else {})}, checkpoint_path)
         if callback is not None:
             callback(step)
+        if stop:
+            log.info("cell %s: monitor stopped training at step %d/%d", cell, step, cfg.iterations)
+            break
 
     _atomic_save({"format": FORMAT, "precond": cfg.precond, "precond_kwargs": pre_kwargs,
                   "net_kwargs": net_kwargs, "state_dict": ema.state_dict(),
@@ -249,7 +262,8 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
         checkpoint_path.unlink()
     seconds = time.time() - t_start
     log.info("cell %s: wrote %s (%d steps, %.1f s this run)", cell, out_path, step, seconds)
-    return {"steps": step, "final_loss": mean_loss, "seconds": seconds, "resumed": resumed}
+    return {"steps": step, "final_loss": mean_loss, "seconds": seconds, "resumed": resumed,
+            "stopped_early": step < cfg.iterations}
 
 
 def _fmt_seconds(s: float) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molrg.metrics import eq8_distance, eq8_summary, pair_distances
+from molrg.metrics import (agreement_mask, class_agreement, eq8_both, eq8_distance, eq8_summary,
+                           pair_distances)
 
 
 def test_eq8_is_zero_for_identical_sets():
@@ -31,6 +32,76 @@ def test_eq8_matches_hand_computation():
     assert eq8_distance(b, a) == eq8_distance(a, b)
 
 
+def test_eq8_both_units_on_known_distances():
+    # pair distances 5, 0, 2 (as above): plain l2 mean 7/3, squared l2 mean (25 + 0 + 4) / 3
+    a = np.zeros((3, 1, 2, 2))
+    b = np.zeros((3, 1, 2, 2))
+    b[0, 0, 0, 0], b[0, 0, 1, 1] = 3.0, -4.0
+    b[2] = 1.0
+    r = eq8_both(a, b)
+    assert r["n_pairs"] == 3
+    assert r["eq8_l2"] == pytest.approx(7 / 3)
+    assert r["eq8_l2sq"] == pytest.approx(29 / 3)
+    assert r["eq8_l2_se"] == pytest.approx(np.std([5, 0, 2], ddof=1) / np.sqrt(3))
+    assert r["eq8_l2sq_se"] == pytest.approx(np.std([25, 0, 4], ddof=1) / np.sqrt(3))
+    # restricted to pairs 0 and 2
+    r = eq8_both(a, b, mask=[True, False, True])
+    assert r["n_pairs"] == 2 and r["eq8_l2"] == pytest.approx(3.5) and r["eq8_l2sq"] == pytest.approx(14.5)
+    # no pair selected: nan, not an error
+    r = eq8_both(a, b, mask=[False] * 3)
+    assert r["n_pairs"] == 0 and np.isnan(r["eq8_l2"]) and np.isnan(r["eq8_l2sq_se"])
+    # one pair: standard error 0
+    assert eq8_both(a[:1], b[:1])["eq8_l2_se"] == 0.0
+    with pytest.raises(ValueError, match="mask"):
+        eq8_both(a, b, mask=[True, False])
+
+
+def test_squared_l2_of_unrelated_images_is_the_variance_sum():
+    # two independent uniform[-1, 1] images of n pixels: E||a - b||^2 = n * 2/3 (Var(a - b) = 2/3 per pixel)
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(-1, 1, (4000, 1, 8, 8)), rng.uniform(-1, 1, (4000, 1, 8, 8))
+    r = eq8_both(a, b)
+    assert abs(r["eq8_l2sq"] - 64 * 2 / 3) < 4 * r["eq8_l2sq_se"]
+    assert r["eq8_l2"] < np.sqrt(r["eq8_l2sq"])  # Jensen
+
+
+def test_class_agreement_all_none_and_half():
+    y = np.array([0, 1, 2, 3])
+    assert class_agreement(y, y.copy()) == 1.0
+    assert class_agreement(y, (y + 1) % 4) == 0.0
+    assert class_agreement(y, np.array([0, 1, 0, 0])) == 0.5
+    assert agreement_mask(y, np.array([0, 1, 0, 0])).tolist() == [True, True, False, False]
+    assert np.isnan(class_agreement(np.array([], int), np.array([], int)))
+    with pytest.raises(ValueError, match="equal length"):
+        class_agreement(y, y[:3])
+
+
+def test_predicted_class_agreement_with_a_classifier():
+    # a classifier whose logits are fixed functions of the image: a sample and a copy agree,
+    # a sample and its negation (which flips the predicted class) disagree
+    import torch
+
+    from molrg.descriptors import ClassifierNet, predict_labels
+
+    torch.manual_seed(0)
+    net = ClassifierNet(1, 2, width=4, feature_dim=4).eval()
+    with torch.no_grad():  # logits = (mean pixel, -mean pixel): class 0 for bright, 1 for dark images
+        net.trunk = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4))
+        net.trunk[1].weight.zero_()
+        net.trunk[1].weight[0] = 1 / 16
+        net.trunk[1].bias.zero_()
+        net.head.weight.zero_()
+        net.head.weight[0, 0], net.head.weight[1, 0] = 1.0, -1.0
+        net.head.bias.zero_()
+    x = np.concatenate([np.full((3, 1, 4, 4), 0.5), np.full((2, 1, 4, 4), -0.5)]).astype(np.float32)
+    y = predict_labels(net, x, batch_size=2)
+    assert y.tolist() == [0, 0, 0, 1, 1]
+    assert class_agreement(y, predict_labels(net, x.copy())) == 1.0
+    assert class_agreement(y, predict_labels(net, -x)) == 0.0
+    with pytest.raises(ValueError, match="input channels"):
+        predict_labels(net, np.zeros((2, 3, 4, 4), np.float32))
+
+
 def test_eq8_rejects_unpaired_sets():
     with pytest.raises(ValueError, match="differ in shape"):
         eq8_distance(np.zeros((3, 4)), np.zeros((2, 4)))
@@ -44,6 +115,7 @@ def test_eq8_rejects_unpaired_sets():
 REALDATA_TARGETS = [
     "results/tables/table1_eq8_distance.csv",
     "results/tables/table1_eq8_distance.md",
+    "results/tables/reference_unet_convergence.csv",
     "results/tables/real_gl_scores.csv",
     "results/tables/real_sigmoid_fit.csv",
     "results/tables/fid.csv",
@@ -65,17 +137,35 @@ def test_realdata_rules_on_digits(tmp_path):
     assert t1.dataset.tolist() == ["digits", "digits"] and t1.model.tolist() == ["gaussian", "molrg"]
     assert (t1.M == 16).all() and np.isfinite(t1.eq8_mean).all() and (t1.eq8_mean > 0).all()
     assert t1.d.tolist() == [64, 8] and t1.K.tolist() == [1, 10]
+    # both units of Eq. 8 with standard errors, the class agreement and Eq. 8 over the agreeing pairs
+    assert np.allclose(t1.eq8_l2, t1.eq8_mean) and np.allclose(t1.eq8_l2_se, t1.eq8_sem)
+    assert (t1.eq8_l2sq >= t1.eq8_l2**2 - 1e-9).all() and (t1.eq8_l2sq_se > 0).all()  # Jensen
+    assert (t1.n_pairs == 16).all() and t1.class_agreement.between(0, 1).all()
+    assert np.allclose(t1.n_pairs_agree, np.round(t1.class_agreement * 16))
     md = (res / "tables/table1_eq8_distance.md").read_text()
-    assert "| digits | 16 |" in md and "no descriptor" in md
+    assert "| digits | gaussian (1, 64) | 16 |" in md and "no descriptor" in md and "squared l2" in md
+    # the reference U-Net's convergence record: one row, the criterion evaluated (tiny: every 2 steps)
+    conv = pd.read_csv(res / "tables/reference_unet_convergence.csv")
+    assert conv.dataset.tolist() == ["digits"] and conv.steps.iloc[0] in (2, 4)
+    assert conv.converged.dtype == bool and (conv.threshold == 0.01).all() and "held-out" in conv.criterion.iloc[0]
     print("\ntiny digits Table 1 (4-step U-Net, not meaningful):\n" + t1[["model", "eq8_mean", "eq8_sem"]].to_string())
 
     gl = pd.read_csv(res / "tables/real_gl_scores.csv")
-    assert gl.N.tolist() == [32, 128] and gl.gl.between(0, 1).all() and (gl.descriptor == "classifier").all()
-    # the tiny config takes d_intr from Table 2 (issue #5's Jacobian estimate) through the DAG
+    assert gl[gl.model == "unet"].N.tolist() == [32, 128] and gl.gl.between(0, 1).all()
+    assert (gl.descriptor == "classifier").all() and gl.copy_rate.between(0, 1).all() and (gl.nn_ratio >= 0).all()
+    # the empirical-optimal denoiser regenerates its training images: every sample a copy (issue #9)
+    emp = gl[gl.model == "empirical_optimal"]
+    assert emp.N.tolist() == [32] and (emp.copy_rate >= 0.9).all() and (emp.nn_ratio < 0.1).all(), emp.T
+    # the tiny config takes d_intr from Table 2 (issue #5's Jacobian estimate) through the DAG where
+    # its row is valid, else the config fallback (realdata.gl.d_intr.digits = 10) with the reason
     t2 = pd.read_csv(res / "tables/table2_intrinsic_dimension.csv").set_index("dataset")
-    d_intr = float(t2.loc["digits", "d_intr_min"])
-    assert gl.d_intr_source.str.startswith("table2").all(), gl.d_intr_source.tolist()
-    assert np.allclose(gl.d_intr, d_intr) and np.allclose(gl.N_over_d_intr, gl.N / d_intr)
+    if str(t2.loc["digits", "valid"]).lower() == "true":
+        assert gl.d_intr_source.str.startswith("table2").all(), gl.d_intr_source.tolist()
+        assert np.allclose(gl.d_intr, float(t2.loc["digits", "d_intr_min"]))
+    else:
+        assert (gl.d_intr_source == "config:realdata.gl.d_intr").all() and np.allclose(gl.d_intr, 10)
+        assert gl.d_intr_reason.str.startswith("Table 2 row not valid").all(), gl.d_intr_reason.tolist()
+    assert np.allclose(gl.N_over_d_intr, gl.N / gl.d_intr)
     fits = pd.read_csv(res / "tables/real_sigmoid_fit.csv")
     assert set(fits.x_variable) == {"N_over_d_intr", "N"} and set(fits.scope) == {"all", "digits"}
     fid = pd.read_csv(res / "tables/fid.csv")

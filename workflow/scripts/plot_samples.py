@@ -1,11 +1,13 @@
 """Fig 1 (rule plot_fig1): for each dataset, rows U-Net / single Gaussian / per-class MoLRG, one
-column per shared initial noise (spec §5.2, §10). Reads only the sample files; appearance from the
-`plot` section."""
+column per shared initial noise (spec §5.2, §10). Reads the sample files and Table 1 (each model row
+is labelled with its class agreement with the U-Net over all M pairs, and its squared-l2 Eq. 8);
+appearance from the `plot` section."""
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from molrg.provenance import save_figure  # noqa: E402
@@ -31,8 +33,9 @@ def strip(x: np.ndarray, gap: int = 1) -> np.ndarray:
 
 
 k = p.fig_noises
+table1 = pd.read_csv(snakemake.input.table1).set_index(["dataset", "model"])  # noqa: F821
 n_rows = 3 * len(p.datasets)
-fig, axes = plt.subplots(n_rows, 1, figsize=(0.55 * k + 1.2, 0.62 * n_rows + 0.6), squeeze=False)
+fig, axes = plt.subplots(n_rows, 1, figsize=(0.55 * k + 1.6, 0.8 * n_rows + 0.6), squeeze=False)
 for d, name in enumerate(p.datasets):
     for r, (model, label) in enumerate(ROWS):
         with np.load(snakemake.input[f"{name}_{model}"]) as z:  # noqa: F821
@@ -42,11 +45,15 @@ for d, name in enumerate(p.datasets):
         ax.set_xticks([]), ax.set_yticks([])
         for side in ax.spines.values():
             side.set_visible(False)
+        if model != "unet":  # class agreement with the U-Net's samples over all M pairs (Table 1)
+            row = table1.loc[(name, model)]
+            label += f"\nagree {row['class_agreement']:.2f}\nl2² {row['eq8_l2sq']:.1f}"
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
         if r == 0:
             ax.set_title(f"{name} ({x.shape[1]}x{x.shape[2]}x{x.shape[3]})", loc="left", fontsize="small")
 fig.suptitle(f"Fig 1: samples from {k} shared initial noises (EDM Heun, {p.num_steps} steps); "
-             "pixel space, no descriptor", fontsize="small", y=1.0)
+             "agree = class agreement with the U-Net (classifier), l2² = Eq. 8 squared l2, over all M pairs",
+             fontsize="small", y=1.0)
 fig.tight_layout(h_pad=0.2)
 save_figure(fig, snakemake.output.fig, p.config_slice, dpi=style["dpi"], seed=p.seed)  # noqa: F821
 log.info("wrote %s", snakemake.output.fig)  # noqa: F821

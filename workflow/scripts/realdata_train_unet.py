@@ -1,5 +1,10 @@
 """Train a DDPM++ U-Net on a prepared dataset or on its first N images (rules realdata_unet and
-realdata_gl_train), with issue #3's resumable training loop (molrg.training)."""
+realdata_gl_train), with issue #3's resumable training loop (molrg.training). With a `convergence`
+param (rule realdata_unet) the EMA model's held-out loss is monitored (molrg.convergence), training
+stops once the criterion holds, and the history and verdict go to output `convergence`."""
+import json
+
+import numpy as np
 import torch
 
 from molrg.datasets import load_prepared, subset
@@ -19,6 +24,26 @@ cell = f"{w.dataset}" + (f"/N{p.N}_seed{w.seed}" if p.N is not None else "/refer
 seed = derive_seed(p.seed, p.purpose, w.dataset, p.N, getattr(w, "seed", 0))
 cfg = TrainConfig(seed=seed, **{k: v for k, v in u.items() if k not in NET_KEYS})
 log.info("cell %s: %d images %s, %s", cell, len(x), tuple(x.shape[1:]), cfg)
+conv = getattr(p, "convergence", None)
+monitor = None
+if conv is not None:
+    from molrg.convergence import HeldoutMonitor, fixed_eval_set
+
+    xh, _ = load_prepared(snakemake.input.heldout)
+    evalset = fixed_eval_set(xh, conv["sigmas"], conv["heldout_images"], derive_seed(p.seed, "convergence", w.dataset))
+    monitor = HeldoutMonitor(evalset, conv["every"], conv["window"], conv["threshold"], sigma_data=cfg.sigma_data,
+                             stop_early=conv["stop_early"], log=log)
 summary = train_denoiser(torch.from_numpy(x), cfg, net_kwargs, snakemake.output.model,
-                         device=select_device(p.device), cell=cell, log=log)
+                         device=select_device(p.device), cell=cell, log=log, monitor=monitor)
 log.info("cell %s: %s", cell, summary)
+if monitor is not None:
+    out = {"dataset": w.dataset, "criterion": monitor.criterion(), "value": monitor.improvement(),
+           "threshold": monitor.threshold, "converged": monitor.converged(), "steps": summary["steps"],
+           "max_iterations": cfg.iterations, "stopped_early": summary["stopped_early"],
+           "final_heldout_loss": monitor.values[-1], "history": monitor.state_dict(),
+           "sigmas": [float(s) for s in conv["sigmas"]], "heldout_images": int(len(evalset["x"]) // len(conv["sigmas"]))}
+    out["value"] = None if not np.isfinite(out["value"]) else out["value"]
+    with open(snakemake.output.convergence, "w") as f:
+        json.dump(out, f, indent=1)
+    log.info("cell %s: converged %s (improvement %s, threshold %s) after %d steps", cell, out["converged"],
+             out["value"], out["threshold"], out["steps"])
