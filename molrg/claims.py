@@ -468,6 +468,8 @@ def fig7(ev):
             raise Missing(f"table2_intrinsic_dimension.csv has no row for {name}")
         lo, hi = float(t2.loc[name, "sigma_train_lo"]), float(t2.loc[name, "sigma_train_hi"])
         txt += f"; trained sigma range [{_g(lo)}, {_g(hi)}]"
+        if "valid" in t2.columns:
+            txt += f"; Table 2 row valid: {_true(t2.loc[name, 'valid'])}"
         parts.append(txt)
         if not s["u_shaped"]:
             not_u.append(f"{name}: no interior minimum with a rise >= {U_DEPTH_MIN:g} on both sides")
