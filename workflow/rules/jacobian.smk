@@ -26,22 +26,24 @@ JAC_NUMERIC = {
 
 
 rule jacobian_rank:
-    """Rank of dD/dx at the pre-step states of one seeded Heun trajectory of a dataset's U-Net,
-    and of the closed-form Gaussian / MoLRG of the same data (rule realdata_estimate) at the same
-    states."""
+    """Rank of dD/dx at the pre-step states of seeded Heun trajectories of a dataset's U-Net (one
+    npz per noise), and of the closed-form Gaussian / MoLRG of the same data (rule
+    realdata_estimate) at the same states."""
     input:
         **{m: f"results/realdata/{{dataset}}/{m}.pt" for m in JAC["closed_form_models"]},
         model="results/realdata/{dataset}/unet/model.pt",
         manifest="results/data/{dataset}/manifest.json",
     output:
-        npz="results/jacobian/{dataset}/noise{noise}.npz",
+        npz=expand(
+            "results/jacobian/{{dataset}}/noise{noise}.npz",
+            noise=range(JAC["num_noises"]),
+        ),
     log:
-        "results/logs/jacobian_rank/{dataset}_noise{noise}.log",
+        "results/logs/jacobian_rank/{dataset}.log",
     benchmark:
-        "results/benchmarks/jacobian_rank/{dataset}_noise{noise}.tsv"
+        "results/benchmarks/jacobian_rank/{dataset}.tsv"
     wildcard_constraints:
         dataset=r"[A-Za-z0-9_\-]+",
-        noise=r"\d+",
     group:
         "jacobian"
     conda:

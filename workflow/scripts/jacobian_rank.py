@@ -1,7 +1,8 @@
 """Rule jacobian_rank: numerical rank of the Jacobian of one dataset's reference U-Net along the
-deterministic Heun trajectory of one seeded latent (spec §7; molrg.jacobian), and of the
-closed-form Gaussian and MoLRG denoisers of the same data (issue #4's estimates) at the same states
-through the same rank rule (issue #9: the validity evidence of Fig 7 / Table 2)."""
+deterministic Heun trajectories of `num_noises` seeded latents, one npz per noise (spec §7;
+molrg.jacobian), and of the closed-form Gaussian and MoLRG denoisers of the same data (issue #4's
+estimates) at the same states through the same rank rule (issue #9: the validity evidence of
+Fig 7 / Table 2)."""
 import json
 
 import numpy as np
@@ -17,7 +18,7 @@ p = snakemake.params  # noqa: F821 (injected by Snakemake)
 inp = snakemake.input  # noqa: F821
 log = setup_logging(snakemake.log[0], "jacobian_rank")  # noqa: F821
 set_threads(snakemake.threads)  # noqa: F821
-dataset, noise = snakemake.wildcards.dataset, int(snakemake.wildcards.noise)  # noqa: F821
+dataset = snakemake.wildcards.dataset  # noqa: F821
 device = select_device(p.device)
 
 with open(inp.manifest) as f:
@@ -34,24 +35,25 @@ for name in p.closed_form_models:  # closed-form denoisers of the same data, in 
                          f"rerun rule realdata_estimate for {dataset}")
     others[name] = MoLRGDenoiser(mix.to(torch.float64)).to(device)
 
-# The latent is drawn on the CPU from a seed derived from (master seed, dataset, noise index),
-# so the same config gives the same trajectory on any device.
-noise_seed = derive_seed(p.seed, "jacobian_noise", dataset, noise)
-z = torch.randn(1, *shape, generator=torch.Generator().manual_seed(noise_seed)).to(device)
-log.info("%s noise %d (seed %d): n = %d, %d-step trajectory, Jacobians at steps %s on %s; closed forms %s",
-         dataset, noise, noise_seed, int(np.prod(shape)), p.num_steps, p.steps or "all", device, list(others))
-
-out = rank_along_trajectory(
-    model, z, p.num_steps, p.sigma_min, p.sigma_max, p.rho, steps=p.steps, eta=p.eta,
-    chunk_size=p.chunk_size, on_step=lambda i, s: log.info("step %d (sigma %.4g) done", i, s), others=others,
-)
-log.info("unet ranks: %s", out["rank"][0].tolist())
-for name, r in out["others_rank"].items():
-    log.info("%s ranks: %s", name, r[0].tolist())
-np.savez(
-    snakemake.output.npz,  # noqa: F821
-    steps=out["steps"], sigma=out["sigma"], rank=out["rank"][0],
-    singular_values=out["singular_values"][0], n=np.int64(np.prod(shape)), noise_seed=np.int64(noise_seed),
-    train_config=np.asarray(json.dumps(train_config, sort_keys=True)),
-    **{f"rank_{name}": r[0] for name, r in out["others_rank"].items()},
-)
+# One latent per noise index, drawn on the CPU from a seed derived from (master seed, dataset,
+# noise index), so the same config gives the same trajectory on any device and whatever the number
+# of noises; the noises run one after the other (the memory of one trajectory at a time).
+for noise, out_path in enumerate(snakemake.output.npz):  # noqa: F821
+    noise_seed = derive_seed(p.seed, "jacobian_noise", dataset, noise)
+    z = torch.randn(1, *shape, generator=torch.Generator().manual_seed(noise_seed)).to(device)
+    log.info("%s noise %d (seed %d): n = %d, %d-step trajectory, Jacobians at steps %s on %s; closed forms %s",
+             dataset, noise, noise_seed, int(np.prod(shape)), p.num_steps, p.steps or "all", device, list(others))
+    out = rank_along_trajectory(
+        model, z, p.num_steps, p.sigma_min, p.sigma_max, p.rho, steps=p.steps, eta=p.eta,
+        chunk_size=p.chunk_size, on_step=lambda i, s: log.debug("step %d (sigma %.4g) done", i, s), others=others,
+    )
+    log.info("noise %d: unet ranks %s", noise, out["rank"][0].tolist())
+    for name, r in out["others_rank"].items():
+        log.info("noise %d: %s ranks %s", noise, name, r[0].tolist())
+    np.savez(
+        out_path,
+        steps=out["steps"], sigma=out["sigma"], rank=out["rank"][0],
+        singular_values=out["singular_values"][0], n=np.int64(np.prod(shape)), noise_seed=np.int64(noise_seed),
+        train_config=np.asarray(json.dumps(train_config, sort_keys=True)),
+        **{f"rank_{name}": r[0] for name, r in out["others_rank"].items()},
+    )
