@@ -72,7 +72,9 @@ rule theory_closed_form:
 
 rule theory_dae:
     """SGD on the theoretical DAE (Eq. 11 for K = 1, Eq. 15/16 or Eq. 7 for K > 1) with Algorithm
-    1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch.
+    1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch, from the
+    start `theory.dae.init_single` / `init_mixture` (random Haar bases by default); the table keeps
+    the error of that start (`init_error`) next to the final one.
     """
     output:
         table=report(
@@ -101,7 +103,7 @@ rule theory_dae:
         device=config["device"],
         data=THEORY_DATA,
         dae=lambda wildcards: THEORY_DAE[wildcards.K],
-        # the DAE's spectral initialisation (K > 1) uses the closed form's clustering settings
+        # the DAE's optional spectral initialisation (K > 1) uses the closed form's clustering settings
         spectral=THEORY_SPECTRAL,
     script:
         "../scripts/theory_dae.py"
