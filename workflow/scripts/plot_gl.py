@@ -99,7 +99,7 @@ def panel(ax, x_col, x_label):
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(x_label)
     ax.set_ylabel("GL score")
-    ax.legend(fontsize="x-small", loc="lower right")
+    ax.legend(fontsize="x-small", loc="upper left")  # low x = low GL: the upper left is free
 
 
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.2, 7.0))
