@@ -6,6 +6,8 @@
 # in one SLURM job, several cells per job); the classifier and FID jobs gather a whole dataset and
 # stay ungrouped, so that they do not fuse every cell of a dataset into one group job.
 
+from molrg.gl_grid import iterations_for_N
+
 RD = config["realdata"]
 RD_FIG_EXT = config["plot"]["format"]
 RD_TABLE1 = RD["table1_datasets"]
@@ -21,6 +23,27 @@ RD_CELLS = {
         for s in range(RD["gl"]["repeats"])
     ]
     for name in RD_GL
+}
+# the empirical-optimal denoiser's baseline cells (realdata.gl.empirical_N), per dataset
+RD_GL_EMPIRICAL = {
+    name: [
+        f"N{N}"
+        for N in RD["gl"]["empirical_N"]
+        if N <= (config["datasets"][name]["max_train"] or N)
+    ]
+    for name in RD_GL
+}
+# Fig 4 right's memorisation figure: each dataset's smallest and largest N (first seed)
+RD_GL_MEM_CELLS = [
+    (name, cell)
+    for name in RD_GL
+    for cell in dict.fromkeys(
+        [RD_CELLS[name][0], RD_CELLS[name][-1].rsplit("_seed", 1)[0] + "_seed0"]
+    )
+]
+# the GL settings the evaluation of one cell reads
+RD_GL_EVAL = {
+    k: RD["gl"][k] for k in ("num_samples", "quantile", "calibration", "copy_fraction")
 }
 RD_NAMES = "|".join(config["datasets"])
 RD_TRAIN, RD_SAMPLE = RD["resources"]["train"], RD["resources"]["sample"]
@@ -65,6 +88,11 @@ RD_GL_TABLE_INPUTS = {
         f"results/realdata/{name}/gl_models/{cell}/gl.json"
         for name in RD_GL
         for cell in RD_CELLS[name]
+    ],
+    "empirical": [
+        f"results/realdata/{name}/gl_empirical/{cell}/gl.json"
+        for name in RD_GL
+        for cell in RD_GL_EMPIRICAL[name]
     ],
     **(
         {"table2": "results/tables/table2_intrinsic_dimension.csv"}
@@ -348,7 +376,8 @@ rule plot_fig1:
 
 
 rule realdata_gl_train:
-    """One U-Net of the real-data GL grid: VP preconditioning, trained on the first N images."""
+    """One U-Net of the real-data GL grid: VP preconditioning, trained on the first N images for
+    the steps of realdata.gl.iterations_rule (molrg.gl_grid.iterations_for_N)."""
     input:
         train="results/data/{dataset}/train.npz",
         external=ancient("results/realdata/external_files.json"),
@@ -372,7 +401,12 @@ rule realdata_gl_train:
         mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
         runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
     params:
-        unet=RD["gl_unet"],
+        unet=lambda w: {
+            **RD["gl_unet"],
+            "iterations": iterations_for_N(
+                int(w.N), RD["gl_unet"]["iterations"], **RD["gl"]["iterations_rule"]
+            ),
+        },
         N=lambda w: int(w.N),
         purpose="realdata_gl",
         seed=config["seed"],
@@ -382,7 +416,9 @@ rule realdata_gl_train:
 
 
 rule realdata_gl_eval:
-    """GL score (Eq. 21) of one grid U-Net with the configured descriptor and threshold."""
+    """GL score (Eq. 21) of one grid U-Net with the configured descriptor and threshold, and its
+    memorisation evidence (copy rate, NN ratio, each sample's nearest training image).
+    """
     input:
         **RD_CLASSIFIER_GL,
         model="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/model.pt",
@@ -392,6 +428,7 @@ rule realdata_gl_eval:
     output:
         gl="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/gl.json",
         samples="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/samples.npz",
+        nn="results/realdata/{dataset}/gl_models/N{N}_seed{seed}/nn.npz",
     log:
         "results/logs/realdata_gl_eval/{dataset}_N{N}_seed{seed}.log",
     benchmark:
@@ -410,7 +447,53 @@ rule realdata_gl_eval:
         mem_mb=RD_SAMPLE["mem_mb"],
         runtime=RD_SAMPLE["runtime"],
     params:
-        gl={k: RD["gl"][k] for k in ("num_samples", "quantile", "calibration")},
+        model="unet",
+        iterations=lambda w: iterations_for_N(
+            int(w.N), RD["gl_unet"]["iterations"], **RD["gl"]["iterations_rule"]
+        ),
+        gl=RD_GL_EVAL,
+        sampler=RD["sampler"],
+        descriptor=RD_DESCRIPTOR,
+        batch_size=RD["table1"]["batch_size"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_gl_eval.py"
+
+
+rule realdata_gl_empirical:
+    """The empirical-optimal denoiser (exact posterior mean of the first N images) sampled and scored
+    like a grid U-Net: the memorising baseline of Fig 4 right (expected GL ~ 0, copy rate ~ 1).
+    """
+    input:
+        **RD_CLASSIFIER_GL,
+        external="results/realdata/external_files.json",
+        train="results/data/{dataset}/train.npz",
+        heldout="results/data/{dataset}/heldout.npz",
+    output:
+        gl="results/realdata/{dataset}/gl_empirical/N{N}/gl.json",
+        samples="results/realdata/{dataset}/gl_empirical/N{N}/samples.npz",
+        nn="results/realdata/{dataset}/gl_empirical/N{N}/nn.npz",
+    log:
+        "results/logs/realdata_gl_empirical/{dataset}_N{N}.log",
+    benchmark:
+        "results/benchmarks/realdata_gl_empirical/{dataset}_N{N}.tsv"
+    wildcard_constraints:
+        dataset=RD_NAMES,
+        N=r"\d+",
+    group:
+        "train_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_SAMPLE["threads"]
+    resources:
+        gpu=RD_SAMPLE["gpu"],
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        model="empirical_optimal",
+        iterations=None,
+        gl=RD_GL_EVAL,
         sampler=RD["sampler"],
         descriptor=RD_DESCRIPTOR,
         batch_size=RD["table1"]["batch_size"],
@@ -421,7 +504,9 @@ rule realdata_gl_eval:
 
 
 rule realdata_gl_table:
-    """Fig 4 right's tables: GL per U-Net with N/d_intr, and the sigmoid fits (Eq. 47)."""
+    """Fig 4 right's tables: GL, copy rate and NN ratio per model (grid U-Nets and the empirical-
+    optimal baseline) with N/d_intr (Table 2 where valid, else the config fallback, with the reason),
+    and the sigmoid fits (Eq. 47) on the U-Net rows."""
     input:
         **RD_GL_TABLE_INPUTS,
     output:
@@ -518,7 +603,8 @@ rule realdata_fid_table:
 
 rule plot_fig4_right:
     """Fig 4 right: GL of the real-data U-Nets vs N/d_intr (top) and vs N (bottom), one colour per
-    dataset, pooled sigmoid fits; drawn by issue #3's plot_gl.py (as Fig 4 left)."""
+    dataset (legend: d_intr and its source), pooled sigmoid fits, the empirical-optimal denoiser as
+    black-edged diamonds; drawn by issue #3's plot_gl.py (as Fig 4 left)."""
     input:
         table="results/tables/real_gl_scores.csv",
         fit="results/tables/real_sigmoid_fit.csv",
@@ -539,7 +625,7 @@ rule plot_fig4_right:
     params:
         style=config["plot"],
         threshold=config["fit"]["threshold"],
-        columns={"x": "N_over_d_intr", "n": "N", "hue": "dataset", "gl": "gl"},
+        columns={"x": "N_over_d_intr", "n": "N", "hue": "dataset_label", "gl": "gl"},
         labels={
             "title": f"U-Nets on real images; GL descriptor: {RD_DESCRIPTOR_LABEL}",
             "hue": "dataset",
@@ -547,8 +633,48 @@ rule plot_fig4_right:
             "n": "$N$",
         },
         fit_scope="all",
+        curve_model="unet",
     script:
         "../scripts/plot_gl.py"
+
+
+rule plot_fig4_right_memorization:
+    """Memorisation you can see: the smallest and largest N U-Net of each dataset, its first samples
+    beside their nearest training images (descriptor space), copy rate, GL, NN ratio (issue #9).
+    """
+    input:
+        samples=[
+            f"results/realdata/{n}/gl_models/{c}/samples.npz"
+            for n, c in RD_GL_MEM_CELLS
+        ],
+        train=[f"results/data/{n}/train.npz" for n, c in RD_GL_MEM_CELLS],
+        nn=[f"results/realdata/{n}/gl_models/{c}/nn.npz" for n, c in RD_GL_MEM_CELLS],
+    output:
+        figure=report(
+            f"results/figures/fig4_right_memorization.{RD_FIG_EXT}",
+            caption="../report/fig4_right_memorization.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Fig 4 right",
+        ),
+    log:
+        "results/logs/plot_fig4_right_memorization/figure.log",
+    benchmark:
+        "results/benchmarks/plot_fig4_right_memorization/figure.tsv"
+    localrule: True
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        titles=[
+            f"{n}, U-Net trained on N = {c.split('_seed')[0][1:]} images"
+            for n, c in RD_GL_MEM_CELLS
+        ],
+        num_pairs=RD["gl"]["memorization_pairs"],
+        value_range=[-1.0, 1.0],
+        suptitle=f"Fig 4 right: generated images (top) and their nearest training images "
+        f"(bottom; {RD_DESCRIPTOR_LABEL.split(',')[0]} space)",
+        style=config["plot"],
+    script:
+        "../scripts/plot_memorization.py"
 
 
 FINAL_OUTPUTS.extend(
@@ -567,6 +693,7 @@ FINAL_OUTPUTS.extend(
             "results/tables/real_gl_scores.csv",
             "results/tables/real_sigmoid_fit.csv",
             f"results/figures/fig4_right_real_gl.{RD_FIG_EXT}",
+            f"results/figures/fig4_right_memorization.{RD_FIG_EXT}",
         ]
         if RD_GL
         else []

@@ -1,52 +1,70 @@
-"""Fig 4 right's data (rule realdata_gl_table): the GL score of every real-data U-Net with its
-N / d_intr, and the sigmoid fits (Eq. 47) of GL against N / d_intr and against N, pooled over the
-datasets and per dataset. d_intr comes from Table 2 (issue #5) or from the config."""
+"""Fig 4 right's data (rule realdata_gl_table): the GL score of every real-data model with its
+N / d_intr, copy rate and NN ratio (issue #9 evidence), and the sigmoid fits (Eq. 47) of GL against
+N / d_intr and against N, pooled over the datasets (scope = all) and per dataset, on the U-Net rows
+only (model = unet; the empirical-optimal denoiser's rows are a baseline, never fitted).
+d_intr comes from Table 2 (issue #5) where its row passed the validity check, else from the config
+fallback; the table records the source and the reason (molrg.gl_grid.select_d_intr)."""
 import json
+import textwrap
 
-import numpy as np
 import pandas as pd
 
+from molrg.gl_grid import select_d_intr
 from molrg.provenance import save_table
-from molrg.sigmoid import fit_report
+from molrg.runtime import setup_logging
+from molrg.sigmoid import fit_report, resolve_plateau
 
+log = setup_logging(snakemake.log[0], "realdata_gl_table")
 p = snakemake.params
-gl = p.gl
+gl, fit = p.gl, p.fit
 rows = []
-for path in snakemake.input.gl:
+for path in list(snakemake.input.gl) + list(getattr(snakemake.input, "empirical", [])):
     with open(path) as f:
         rows.append({k: v for k, v in json.load(f).items() if k != "external_files"})
 df = pd.DataFrame(rows)
 
-if gl["d_intr_source"] == "table2":
-    t2 = pd.read_csv(snakemake.input.table2).set_index("dataset")
-    missing = sorted(set(df.dataset) - set(t2.index))
-    if missing:
-        raise ValueError(f"{snakemake.input.table2} has no row for {missing}; add them to jacobian.datasets "
-                         "or set realdata.gl.d_intr_source: config")
-    d_intr = {name: float(t2.loc[name, gl["d_intr_column"]]) for name in df.dataset.unique()}
-    d_source = f"table2:{gl['d_intr_column']}"
-else:
-    d_intr = {name: float(gl["d_intr"][name]) for name in df.dataset.unique()}
-    d_source = "config:realdata.gl.d_intr"
-df["d_intr"] = df.dataset.map(d_intr)
-df["d_intr_source"] = d_source
+table2 = pd.read_csv(snakemake.input.table2) if hasattr(snakemake.input, "table2") else None
+chosen = select_d_intr(sorted(df.dataset.unique()), gl["d_intr_source"], gl["d_intr"], table2, gl["d_intr_column"])
+for name, c in chosen.items():
+    log.info("%s: d_intr = %g from %s%s", name, c["d_intr"], c["d_intr_source"],
+             f" ({c['d_intr_reason']})" if c["d_intr_reason"] else "")
+for key in ("d_intr", "d_intr_source", "d_intr_reason"):
+    df[key] = df.dataset.map({n: c[key] for n, c in chosen.items()})
 df["N_over_d_intr"] = df.N / df.d_intr
-df = df.sort_values(["dataset", "N", "seed"], kind="stable").reset_index(drop=True)
-extra = {"descriptor": p.descriptor_kind, "d_intr_source": d_source}
+
+
+def label(name):
+    """Legend text of a dataset in Fig 4 right: its d_intr and where it came from (and why)."""
+    c = chosen[name]
+    src = "Table 2" if c["d_intr_source"].startswith("table2") else "config fallback"
+    why = "\n  " + textwrap.fill(c["d_intr_reason"], 48, subsequent_indent="  ") if c["d_intr_reason"] else ""
+    return f"{name} (d_intr = {c['d_intr']:g}, {src}){why}"
+
+
+df["dataset_label"] = df.dataset.map(label)
+lead = ["dataset", "model", "N", "seed", "gl", "copy_rate", "nn_ratio", "d_intr", "d_intr_source", "d_intr_reason",
+        "N_over_d_intr"]
+df = df[lead + [c for c in df.columns if c not in lead]]
+df = df.sort_values(["dataset", "model", "N", "seed"], kind="stable").reset_index(drop=True)
+extra = {"descriptor": p.descriptor_kind, "d_intr": chosen}
 save_table(df, snakemake.output.scores, p.config_slice, seed=p.seed, extra=extra)
 
+# plateau 'eps': a model whose samples are as novel as held-out real images scores GL = gl.quantile
+# (the calibrated threshold's construction), the analogue of 1 - eps_quantile for MoLRG
+plateau = resolve_plateau(fit["plateau"], 1.0 - gl["quantile"])
+unet = df[df.model == "unet"]
 fits = []
-groups = [("all", df)] + [(name, g) for name, g in df.groupby("dataset", sort=True)]
+groups = [("all", unet)] + [(name, g) for name, g in unet.groupby("dataset", sort=True)]
 for scope, g in groups:
+    base = {"scope": scope, "model": "unet", "descriptor": p.descriptor_kind,
+            "d_intr_source": ";".join(sorted({chosen[n]["d_intr_source"] for n in g.dataset.unique()}))}
     for x_name in ("N_over_d_intr", "N"):
-        base = {"scope": scope, "descriptor": p.descriptor_kind, "d_intr_source": d_source}
-        if g[x_name].nunique() < 2:
-            fits.append({**base, "x_variable": x_name, "status": "skipped: fewer than 2 distinct x"})
-            continue
         try:
-            r = fit_report(g[x_name].to_numpy(), g.gl.to_numpy(), x_name, p.fit["threshold"], p.fit["n_boot"],
-                           p.fit["ci"], seed=p.seed)
-            fits.append({**base, **r, "status": "ok"})
+            r = fit_report(g[x_name].to_numpy(), g.gl.to_numpy(), x_name, fit["threshold"], fit["n_boot"], fit["ci"],
+                           seed=p.seed, plateau=plateau, fraction=fit["fraction"], max_iter=fit["max_iter"])
+            fits.append({**base, **r})
         except (RuntimeError, ValueError) as e:  # too few or degenerate points: keep a row that says so
             fits.append({**base, "x_variable": x_name, "status": f"failed: {e}"})
 save_table(pd.DataFrame(fits), snakemake.output.fit, p.config_slice, seed=p.seed, extra=extra)
+log.info("%d models (%d U-Nets) -> %s, %d fits -> %s", len(df), len(unet), snakemake.output.scores, len(fits),
+         snakemake.output.fit)
