@@ -22,6 +22,7 @@ include: "workflow/rules/molrg_unet.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/realdata.smk"
 include: "workflow/rules/jacobian.smk"
+include: "workflow/rules/timing.smk"
 include: "workflow/rules/claims.smk"
 
 

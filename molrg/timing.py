@@ -32,7 +32,7 @@ FAMILIES: list[tuple[str, str, float]] = [
 BUDGET_CPU_MIN = {name: budget for name, _, budget in FAMILIES} | {SMALL_JOBS: 4}
 
 JOB_COLUMNS = ["rule", "job", "family", "wall_s", "cpu_s", "max_rss_mb", "repeats"]
-SUM_COLUMNS = ["level", "name", "family", "jobs", "wall_s", "cpu_s", "max_rss_mb", "budget_cpu_min"]
+SUM_COLUMNS = ["level", "name", "family", "jobs", "wall_s", "cpu_s", "max_rss_mb", "family_budget_cpu_min"]
 
 
 def _number(text: str) -> float:
@@ -92,16 +92,18 @@ def job_times(root, local_rules=(), exclude_rules=()) -> pd.DataFrame:
 
 def summed_times(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per rule, then per family, then the total: number of jobs, summed wall and CPU seconds, the
-    largest max RSS (SUM_COLUMNS). `budget_cpu_min` is the family's share of the default run's CPU
-    budget (empty for rules and the total's row holds the whole budget)."""
+    largest max RSS (SUM_COLUMNS). `family_budget_cpu_min` is the default run's CPU budget of the
+    row's family (for a rule: of its family; for the total: the whole budget). No NaN: a value
+    psutil never measured counts as 0 in the sums."""
     out = []
 
     def add(level, name, family, part):
+        rss = part["max_rss_mb"].max() if len(part) else 0.0
         out.append({"level": level, "name": name, "family": family, "jobs": len(part),
                     "wall_s": part["wall_s"].sum(), "cpu_s": part["cpu_s"].sum(),
-                    "max_rss_mb": part["max_rss_mb"].max() if len(part) else math.nan,
-                    "budget_cpu_min": math.nan if level == "rule" else
-                    (sum(BUDGET_CPU_MIN.values()) if level == "total" else BUDGET_CPU_MIN.get(name, math.nan))})
+                    "max_rss_mb": 0.0 if math.isnan(rss) else rss,
+                    "family_budget_cpu_min": sum(BUDGET_CPU_MIN.values()) if level == "total"
+                    else BUDGET_CPU_MIN[family]})
 
     for rule, part in jobs.groupby("rule", sort=True):
         add("rule", rule, part["family"].iloc[0], part)

@@ -72,12 +72,14 @@ def test_summed_times_per_rule_family_and_total(tmp_path):
     assert s.loc[("rule", "molrg_unet_train"), "jobs"] == 2
     assert s.loc[("rule", "molrg_unet_train"), "cpu_s"] == pytest.approx(3.10)
     assert s.loc[("family", "Fig 4 left (MoLRG U-Nets)"), "wall_s"] == pytest.approx(2 * 17.91)
-    assert s.loc[("family", "Fig 4 left (MoLRG U-Nets)"), "budget_cpu_min"] == 14
+    assert s.loc[("family", "Fig 4 left (MoLRG U-Nets)"), "family_budget_cpu_min"] == 14
+    assert s.loc[("rule", "molrg_unet_train"), "family_budget_cpu_min"] == 14
     assert s.loc[("family", "Fig 4 right (real-data GL grid)"), "jobs"] == 1
     assert s.loc[("family", SMALL_JOBS), "jobs"] == 1
     assert s.loc[("total", "all jobs"), "jobs"] == 4
     assert s.loc[("total", "all jobs"), "cpu_s"] == pytest.approx(4 * 1.55)
-    assert s.loc[("total", "all jobs"), "budget_cpu_min"] == sum(BUDGET_CPU_MIN.values())
+    assert s.loc[("total", "all jobs"), "family_budget_cpu_min"] == sum(BUDGET_CPU_MIN.values())
+    assert not s.isna().any().any(), "the summary must hold no NaN (the end-to-end test rejects them)"
     # families partition the jobs: their sums add up to the total
     fam = s.xs("family", level="level")
     assert fam["jobs"].sum() == 4 and fam["cpu_s"].sum() == pytest.approx(s.loc[("total", "all jobs"), "cpu_s"])

@@ -1,6 +1,7 @@
 """A real `snakemake --cores 2` run of the whole DAG on the tiny config (tests/config/tiny.yaml):
-every declared output exists and is well-formed, every table and figure carries provenance, and a
-second call has nothing left to do."""
+every final output of the workflow exists, every declared output is well-formed (tables without
+NaN or inf), every table and figure carries provenance, and a second call has nothing left to do.
+All on the session's one tiny run (conftest.tiny_run)."""
 from __future__ import annotations
 
 import json
@@ -32,7 +33,10 @@ def _check_file(path: Path):
         df = pd.read_csv(path)
         assert len(df) > 0, f"table without rows: {path}"
         num = df.select_dtypes("number")
-        assert not np.isinf(num.to_numpy(dtype=float)).any(), f"infinite values in {path}"
+        bad = {c: int((~np.isfinite(num[c].to_numpy(dtype=float))).sum()) for c in num.columns}
+        bad = {c: n for c, n in bad.items() if n}
+        # NaN as well as inf: a value a table cannot give must be a documented text, not a NaN
+        assert not bad, f"NaN or infinite values in {path} (column: count): {bad}"
     elif suffix == ".png":
         with Image.open(path) as im:
             im.verify()
@@ -46,6 +50,13 @@ def _check_file(path: Path):
 
         obj = torch.load(path, map_location="cpu", weights_only=False)
         assert obj is not None
+
+
+def test_every_final_output_exists(tiny_run, tiny_final_outputs):
+    """Every file `rule all` asks for (FINAL_OUTPUTS of the workflow, not a list kept here)."""
+    assert tiny_final_outputs, "the workflow declares no final outputs"
+    missing = [f for f in tiny_final_outputs if not (Path(tiny_run) / f).exists()]
+    assert not missing, f"final outputs missing after the tiny run: {missing}"
 
 
 def test_every_declared_output_is_well_formed(tiny_run):
