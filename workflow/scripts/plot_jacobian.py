@@ -74,7 +74,7 @@ def fig7(ranks: pd.DataFrame, table2: pd.DataFrame):
         ax.set_title(f"{ds} (n = {n}): d_intr = {row.d_intr_min:.3g} at sigma {row.sigma_min:.3g} (dotted)\n"
                      + "\n".join(textwrap.wrap(verdict, 70)), fontsize="x-small",
                      color="k" if "valid" not in row or bool(row.valid) else "firebrick", pad=40)
-        ax.legend(fontsize="x-small", frameon=False, loc="lower left")
+        ax.legend(fontsize="x-small", frameon=False, loc="best")
         sns.despine(ax=ax, top=False)
     axes[0, 0].set_ylabel("numerical rank / n  (Eq. 51, eta = %g)" % p.eta)
     fig.suptitle("Jacobian rank along the sampling trajectory: U-Net vs closed-form models of the same data",
