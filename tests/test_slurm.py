@@ -1,18 +1,26 @@
 """Proof on a real SLURM: `snakemake --profile slurm` against a single-node cluster brought up from
 Debian's packages by tools/local_slurm.sh (munge, slurmctld, slurmd, slurmdbd + MariaDB, a fake
-GPU gres), torn down by PID afterwards.
+GPU gres), torn down by PID afterwards, leaving no SLURM configuration behind (so that no later
+`snakemake` start waits for the dead controller).
 
-* test_tiny_config_via_slurm: the pipeline itself on tests/config/tiny.yaml; every file `rule all`
-  needs must exist afterwards, and every SLURM job of the run must be COMPLETED in sacct.
+* test_pipeline_subdag_via_slurm: the pipeline itself on tests/config/tiny.yaml, on a sub-DAG chosen
+  from the workflow's own DAG: for every `group:` the workflow declares, its cheapest job (fewest
+  upstream jobs), a job of a GPU rule, and a local rule that consumes SLURM outputs. Every target
+  must exist afterwards, every SLURM job must be COMPLETED in sacct, every group must have been
+  submitted as a SLURM group job, a GPU job must have been given a (fake) GPU, and the local rule
+  must have run on the submit host.
 * test_profile_groups_gpus_retries: a 5-rule toy workflow on the same profile that exercises what
-  the tiny DAG may not: a `train_grid` group of GPU jobs batched into one SLURM job (capped to one
-  node), a job that fails and is retried with more memory, its log kept, a localrule.
+  the pipeline cannot show on demand: a job that fails and is retried with more memory, its log
+  kept; also a `train_grid` group of GPU jobs batched into one SLURM job (capped to one node) and
+  a localrule.
 
-Needs root and apt-get (CI machines); skipped elsewhere. Marker: slurm.
+Needs root and apt-get (CI machines); skipped elsewhere, and a skip fails when CI=true
+(conftest.py). Marker: slurm.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -20,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow_info import ROOT, SNAKEMAKE, workflow_rules
+from conftest import run_snakemake
+from workflow_info import ROOT, SNAKEMAKE, Job, parse_jobs, workflow_rules
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -57,7 +66,14 @@ def slurm_cluster():
     finally:
         t0 = time.monotonic()
         down = subprocess.run([str(LOCAL_SLURM), "down"], capture_output=True, text=True, timeout=300)
-        print(f"local SLURM tear-down: {time.monotonic() - t0:.1f} s (rc {down.returncode})")
+        print(f"local SLURM tear-down: {time.monotonic() - t0:.1f} s (rc {down.returncode})\n{down.stderr}")
+    # The machine as it was: no slurm.conf of ours left, so `scontrol show config` (which the SLURM
+    # executor plugin runs, with a 10 s timeout, whenever snakemake imports it) fails at once
+    # instead of waiting for the controller that is gone.
+    assert down.returncode == 0, f"tools/local_slurm.sh down failed:\n{down.stderr}"
+    conf = Path("/etc/slurm/slurm.conf")
+    assert not (conf.exists() and "Written by tools/local_slurm.sh" in conf.read_text()), (
+        "tools/local_slurm.sh down left its slurm.conf behind")
 
 
 def run_profile(workdir: Path, args: list[str], limit_s: int) -> subprocess.CompletedProcess:
@@ -92,21 +108,67 @@ def sacct_states(job_ids: list[str]) -> dict[str, dict]:
     return states
 
 
-def test_tiny_config_via_slurm(slurm_cluster, tmp_path):
+def subdag(jobs: list[Job], rules: list[dict]) -> tuple[list[str], dict[str, Job]]:
+    """Targets of the SLURM proof and the jobs they pick, from the full tiny DAG (`jobs`): per
+    group the job with the fewest upstream jobs, a GPU rule's job if none is among their upstream
+    jobs yet, and the cheapest local job that consumes another job's output."""
+    producer = {o: j for j in jobs for o in j.outputs}
+
+    def upstream(job: Job) -> set:
+        seen, todo = set(), [job]
+        while todo:
+            for f in todo.pop().inputs:
+                p = producer.get(f)
+                if p is not None and p.key not in seen:
+                    seen.add(p.key)
+                    todo.append(p)
+        return seen
+
+    info = {r["name"]: r for r in rules}
+    cost = {j.key: len(upstream(j)) for j in jobs}
+    cheapest = lambda cands: min(cands, key=lambda j: (cost[j.key], j.rule, j.outputs))  # noqa: E731
+    picks = {}
+    for group in sorted({r["group"] for r in rules if r["group"]}):
+        picks[f"group {group}"] = cheapest([j for j in jobs if info[j.rule]["group"] == group])
+    chosen = {k for j in picks.values() for k in upstream(j) | {j.key}}
+    # rules that declare a `gpu` resource (0 on the CPU configs; the test asks 1 for the pick)
+    gpu_rules = {r["name"] for r in rules if "gpu" in r["resources"]}
+    on_path = sorted({rule for rule, _ in chosen} & gpu_rules)
+    picks["GPU rule"] = (cheapest([j for j in jobs if j.rule in on_path]) if on_path
+                         else cheapest([j for j in jobs if j.rule in gpu_rules]))
+    picks["local rule"] = cheapest([j for j in jobs if info[j.rule]["local"] and j.rule != "all" and cost[j.key] > 0])
+    return sorted({j.outputs[0] for j in picks.values()}), picks
+
+
+def test_pipeline_subdag_via_slurm(slurm_cluster, tmp_path):
     rules = workflow_rules(tmp_path, [TINY])
-    targets = next(r for r in rules if r.get("name") == "all")["input"]
-    # The limit is generous: the tiny DAG (46 jobs) takes minutes on 2 busy cores even locally.
-    proc = run_profile(tmp_path, ["-s", "Snakefile", "--configfile", str(TINY.relative_to(ROOT))], limit_s=900)
-    assert proc.returncode == 0, proc.stderr[-8000:]
+    dry = run_snakemake(tmp_path / "dag", "-n", "--forceall", check=True)
+    targets, picks = subdag(parse_jobs(dry.stdout + dry.stderr), rules)
+    groups = {r["group"] for r in rules if r["group"]}
+    print("SLURM sub-DAG: " + "; ".join(f"{why}: {j.rule} {j.outputs[0]}" for why, j in picks.items()))
+    # the GPU rule asks for one (fake) GPU, as on a GPU cluster (the tiny config asks none);
+    # targets before --configfile, which takes every following word
+    gpu_rule = picks["GPU rule"].rule
+    proc = run_profile(tmp_path, [*targets, "--set-resources", f"{gpu_rule}:gpu=1", "-s", "Snakefile",
+                                  "--configfile", str(TINY.relative_to(ROOT))], limit_s=600)
+    log = proc.stderr
+    assert proc.returncode == 0, log[-8000:]
     missing = [t for t in targets if not (tmp_path / t).exists()]
-    assert not missing, f"rule all's inputs missing after the SLURM run: {missing}"
-    jobs = submitted_jobs(proc.stderr)
-    print(f"tiny config: {len(targets)} final files, {len(jobs)} SLURM jobs")
-    if jobs:
-        states = sacct_states(jobs)
-        assert {j: s["state"] for j, s in states.items() if s["state"] != "COMPLETED"} == {}
-    if any(not r["local"] for r in rules):  # some job of the DAG must then have gone through SLURM
-        assert jobs, "the DAG has non-local rules but no job was submitted to SLURM"
+    assert not missing, f"targets missing after the SLURM run: {missing}"
+    jobs = submitted_jobs(log)
+    assert jobs, "no job was submitted to SLURM"
+    states = sacct_states(jobs)
+    assert {j: s["state"] for j, s in states.items() if s["state"] != "COMPLETED"} == {}
+    # a group job's SLURM log folder is group_<group>_<its rules>/
+    submitted_groups = {g for g in groups if re.search(rf"slurm_logs/group_{g}_\w+/", log)}
+    assert submitted_groups == groups, (
+        f"groups declared by the workflow {sorted(groups)}, submitted as SLURM group jobs {sorted(submitted_groups)}")
+    with_gpu = [j for j, s in states.items() if "gres/gpu=" in s["tres"]]
+    assert with_gpu, f"no SLURM job was given a GPU (rule {gpu_rule} asked for one): {states}"
+    local = picks["local rule"].rule
+    assert re.search(rf"^\s*localrule {local}:", log, re.M), f"{local} did not run on the submit host"
+    assert f"rule_{local}" not in log, f"local rule {local} was submitted to SLURM"
+    print(f"pipeline sub-DAG: {len(targets)} targets, {len(jobs)} SLURM jobs, groups {sorted(submitted_groups)}")
 
 
 TOY_SNAKEFILE = '''

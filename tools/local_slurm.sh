@@ -4,7 +4,15 @@
 #
 #   tools/local_slurm.sh up       install what is missing, write the configs, start the daemons, run a smoke job
 #   tools/local_slurm.sh status   which daemons run (by PID file), sinfo, and whether accounting answers
-#   tools/local_slurm.sh down     cancel all jobs, stop every daemon by its PID file (SIGTERM, then SIGKILL)
+#   tools/local_slurm.sh down     cancel all jobs, stop every daemon by its PID file (SIGTERM, then SIGKILL),
+#                                 and restore the machine's SLURM/munge configuration as `up` found it
+#   tools/local_slurm.sh down --purge   also remove the packages `up` installed
+#
+# `down` leaves no SLURM configuration that `up` wrote: the files it wrote under /etc/slurm are
+# removed (or the machine's own versions, saved by `up`, put back). Otherwise `scontrol` would keep
+# reading a slurm.conf whose controller is gone, and every later `snakemake` start would idle
+# ~10 s: the SLURM executor plugin runs `scontrol show config` (timeout 10 s) when imported, even
+# for a local run (issue #10). Packages stay installed (a later `up` is then fast) unless --purge.
 #
 # `up` is idempotent: with everything running it only checks; it restarts a daemon only when its
 # config file changed. Daemons: munged, MariaDB + slurmdbd (accounting, so `sacct` works: the
@@ -38,6 +46,11 @@ PID_DBD=$BASE/run/slurmdbd.pid
 PID_CTLD=$BASE/run/slurmctld.pid
 PID_SLURMD=$BASE/run/slurmd.pid
 
+# What `up` changed on the machine, so that `down` can undo it.
+WRITTEN=$BASE/written_files         # files `up` created or replaced, one path a line
+ORIGINALS=$BASE/originals           # the machine's own versions of the files it replaced
+INSTALLED=$BASE/installed_packages  # packages `up` installed
+
 log() { echo "local_slurm: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -54,15 +67,39 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.2 s until C
   done
 }
 
+# remember_file PATH: record that `up` writes PATH; a version the machine had is saved first.
+remember_file() {
+  mkdir -p "$ORIGINALS"
+  grep -qxF "$1" "$WRITTEN" 2>/dev/null && return 0
+  # a file an earlier `up` wrote (our header) is not the machine's own: nothing to save
+  if [ -e "$1" ] && ! grep -qs "Written by tools/local_slurm.sh" "$1"; then
+    cp -a "$1" "$ORIGINALS/$(echo "$1" | tr / %)"
+  fi
+  echo "$1" >>"$WRITTEN"
+}
+
 # write_file PATH MODE: stdin to PATH if the content differs; returns 0 when it changed.
 write_file() {
   local tmp
   tmp=$(mktemp)
   cat >"$tmp"
-  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 1; fi
+  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; remember_file "$1"; return 1; fi
+  remember_file "$1"
   install -m "$2" "$tmp" "$1"
   rm -f "$tmp"
   return 0
+}
+
+# restore_files: every file `up` wrote is removed, or the machine's own version put back.
+restore_files() {
+  [ -s "$WRITTEN" ] || return 0
+  local f saved
+  while read -r f; do
+    saved="$ORIGINALS/$(echo "$f" | tr / %)"
+    if [ -e "$saved" ]; then mv -f "$saved" "$f"; log "restored $f"; else rm -f "$f"; log "removed $f"; fi
+  done <"$WRITTEN"
+  rm -f "$WRITTEN"
+  rmdir "$CONF_DIR" 2>/dev/null || true # only if `up` left it empty
 }
 
 packages() {
@@ -78,6 +115,7 @@ install_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
+  printf '%s\n' "${missing[@]}" >>"$INSTALLED"
   command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} by hand"
   export DEBIAN_FRONTEND=noninteractive
   # --no-install-recommends: Recommends pull in ~100 packages (and a perl upgrade) we do not need.
@@ -181,6 +219,7 @@ start_munge() {
   install -d -o munge -g munge -m 755 /run/munge
   install -d -o munge -g munge -m 700 /var/lib/munge /var/log/munge
   if [ ! -s /etc/munge/munge.key ]; then
+    remember_file /etc/munge/munge.key
     install -d -o munge -g munge -m 700 /etc/munge
     dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
@@ -303,6 +342,13 @@ cmd_down() {
   stop_pidfiles slurmd="$PID_SLURMD" slurmctld="$PID_CTLD"
   stop_pidfiles slurmdbd="$PID_DBD"
   stop_pidfiles mariadb="$PID_DB" munged="$PID_MUNGE"
+  restore_files
+  if [ "${1:-}" = --purge ] && [ -s "$INSTALLED" ]; then
+    log "removing the packages up installed: $(sort -u "$INSTALLED" | tr '\n' ' ')"
+    DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq $(sort -u "$INSTALLED") >"$BASE/log/apt-remove.log" 2>&1 \
+      || log "apt-get remove failed, see $BASE/log/apt-remove.log"
+    rm -f "$INSTALLED"
+  fi
 }
 
 cmd_status() {
@@ -325,7 +371,7 @@ cmd_status() {
 
 case "${1:-}" in
   up) cmd_up ;;
-  down) cmd_down ;;
+  down) cmd_down "${2:-}" ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down [--purge]|status" >&2; exit 2 ;;
 esac
