@@ -11,6 +11,8 @@ Cost: ~110 jobs, most of them a few seconds of work plus ~5 s of Python/torch st
 """
 from __future__ import annotations
 
+import os
+
 import re
 import sys
 from pathlib import Path
@@ -43,6 +45,11 @@ def rule_counts(workdir, configfiles) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
+    # Measured ~58 min on this 2-core CPU (four n = 3072 Jacobians, SSCD/Inception stand-ins at
+    # 320/299 px): far over the suite's budget, so the full execution is opt-in until its counts
+    # are cut further. The DAG-coverage and shape tests below run always.
+    if os.environ.get("MOLRG_PAPER_SMOKE") != "1":
+        pytest.skip("paper-shape smoke execution is opt-in: set MOLRG_PAPER_SMOKE=1 (~1 h on 2 cores)")
     work = tmp_path_factory.mktemp("paper_smoke")
     build_standins(work)
     proc = run_snakemake(work, "--keep-going", configfiles=(PAPER, SMOKE), cores=2, timeout=3600)

@@ -22,6 +22,8 @@ for path in list(snakemake.input.gl) + list(getattr(snakemake.input, "empirical"
     with open(path) as f:
         rows.append({k: v for k, v in json.load(f).items() if k != "external_files"})
 df = pd.DataFrame(rows)
+if "train_iterations" in df:  # the empirical-optimal denoiser is not trained: 0 steps, never NaN
+    df["train_iterations"] = df["train_iterations"].fillna(0).astype(int)
 
 table2 = pd.read_csv(snakemake.input.table2) if hasattr(snakemake.input, "table2") else None
 chosen = select_d_intr(sorted(df.dataset.unique()), gl["d_intr_source"], gl["d_intr"], table2, gl["d_intr_column"])
