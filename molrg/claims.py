@@ -54,6 +54,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from molrg.gl_grid import csv_bool
+
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE)
 COLUMNS = ["claim", "figure", "test", "measured", "verdict", "reason"]
@@ -105,14 +107,7 @@ def _need(ev: Mapping, name: str, cols=()) -> pd.DataFrame:
     return df
 
 
-def _true(v) -> bool:
-    """A boolean cell as CSV round-trips it (True, 'True', 1, ...)."""
-    if isinstance(v, str):
-        return v.strip().lower() in ("true", "1", "yes")
-    try:
-        return bool(v) and not (isinstance(v, float) and math.isnan(v))
-    except (TypeError, ValueError):
-        return False
+_true = csv_bool  # a boolean cell as CSV round-trips it (one definition: molrg.gl_grid)
 
 
 def _g(v, fmt=".3g") -> str:

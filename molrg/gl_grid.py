@@ -47,7 +47,7 @@ def l2_from_cosine(similarity: float) -> float:
     return math.sqrt(max(2.0 - 2.0 * s, 0.0))
 
 
-def _truthy(v) -> bool:
+def csv_bool(v) -> bool:
     """A CSV bool: True/False, 'True'/'true'/'1', numbers."""
     if isinstance(v, str):
         return v.strip().lower() in ("true", "1", "yes")
@@ -88,7 +88,7 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
             reason = f"Table 2 has no row for {name}"
         elif "valid" not in table2.columns:
             reason = "Table 2 has no validity column"
-        elif not _truthy(rows[name]["valid"]):
+        elif not csv_bool(rows[name]["valid"]):
             why = rows[name].get("reason", "") if "reason" in table2.columns else ""
             why = "" if (why is None or (isinstance(why, float) and math.isnan(why))) else str(why)
             reason = "Table 2 row not valid" + (f": {why}" if why else " (no reason given)")
