@@ -55,6 +55,7 @@ from .training import (
     ema_beta,
     learning_rate,
     precond_kwargs,
+    sanitize_grads,
 )
 
 Tensor = torch.Tensor
@@ -229,9 +230,7 @@ def train_stack(cells: list[StackCell], cfg: TrainConfig, net_kwargs: dict, *, c
                 f"{step + 1}/{cfg.iterations}; no model was written. Lower the learning rate or use an LR warm-up.")
         opt.zero_grad(set_to_none=True)
         per_cell.sum().backward()
-        for p in params.values():  # EDM: nan -> 0, +-inf clamped to +-1e5 (as training.py)
-            if p.grad is not None:
-                torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
+        sanitize_grads(params.values())
         opt.step()
         step += 1
         with torch.no_grad():

@@ -141,6 +141,13 @@ def learning_rate(cfg: TrainConfig, nimg: int) -> float:
     return cfg.lr * min(nimg / (cfg.lr_rampup_kimg * 1000), 1.0)
 
 
+def sanitize_grads(params) -> None:
+    """EDM's guard, in place: nan gradients -> 0, +-inf clamped to +-1e5."""
+    for p in params:
+        if p.grad is not None:
+            torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
+
+
 def ema_beta(cfg: TrainConfig, nimg: int) -> float:
     """EDM's EMA decay per step: half-life in images, capped at ramp-up ratio * images seen."""
     ema_nimg = cfg.ema_halflife_kimg * 1000
@@ -222,9 +229,7 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
                 f"no model was written to {out_path}. Lower the learning rate or use an LR warm-up.")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        for p in model.parameters():  # EDM: nan -> 0, +-inf clamped to +-1e5
-            if p.grad is not None:
-                torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
+        sanitize_grads(model.parameters())
         opt.step()
         step += 1
         with torch.no_grad():
