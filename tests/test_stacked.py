@@ -93,7 +93,9 @@ def test_killed_stack_resumes_to_the_uninterrupted_result(tmp_path, stacked):
     assert not (tmp_path / "k_ck.pt").exists()
     for i, c in enumerate(cells):
         diff = _max_diff(_weights(c.out_path), _weights(stacked[0][i]))
-        assert diff == 0.0, f"cell {i}: resumed stack differs from the uninterrupted one by {diff}"
+        # Bitwise on the engineer's run, 2.6e-5 on the lead's (same CPU, different load): vmapped
+        # kernels may pick another reduction order after a resume. Float tolerance, as for stack vs solo.
+        assert diff <= 1e-4, f"cell {i}: resumed stack differs from the uninterrupted one by {diff}"
 
 
 def test_checkpoint_of_other_cells_is_ignored(tmp_path):
@@ -145,7 +147,7 @@ def test_compile_option_is_wired(tmp_path, monkeypatch, stacked):
     cells, _ = _stack(tmp_path, "c", _datas(), compile=True)
     assert len(calls) == 1
     for i, c in enumerate(cells):
-        assert _max_diff(_weights(c.out_path), _weights(stacked[0][i])) == 0.0
+        assert _max_diff(_weights(c.out_path), _weights(stacked[0][i])) <= 1e-4  # float tolerance: vmapped kernels may reorder reductions between runs
 
 
 def test_cells_of_different_shapes_are_refused(tmp_path):
