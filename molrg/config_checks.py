@@ -89,8 +89,11 @@ def _realdata(cfg: dict, full: dict) -> None:
         cap = data[name]["max_train"]
         if cap is not None and min(gl["N"]) > cap:  # larger sizes are left out per dataset
             raise ConfigError(f"realdata.gl.N: every size exceeds datasets.{name}.max_train = {cap}")
-        if gl["d_intr_source"] == "config" and name not in gl["d_intr"]:
-            raise ConfigError(f"realdata.gl.d_intr has no value for '{name}' (needed with d_intr_source: config)")
+        if name not in gl["d_intr"]:  # with table2 too: its row may fail the validity check after training
+            need = ("with d_intr_source: config" if gl["d_intr_source"] == "config" else
+                    "as the fallback wherever Table 2's row fails its validity check")
+            raise ConfigError(f"realdata.gl.d_intr has no value for '{name}' (needed {need}): add "
+                              f"realdata.gl.d_intr.{name}: <number> or 'mle' (Levina-Bickel MLE of its training images)")
     if gl["d_intr_source"] == "table2":
         missing = [n for n in cfg["gl_datasets"] if n not in full.get("jacobian", {}).get("datasets", [])]
         if missing:

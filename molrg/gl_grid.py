@@ -57,12 +57,19 @@ def csv_bool(v) -> bool:
         return False
 
 
-def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: str = "d_intr_min") -> dict:
+MLE = "mle"  # a realdata.gl.d_intr fallback that is computed: mle_intrinsic_dimension of the training images
+MLE_K = 20  # neighbours of that estimate (Pope et al. 2021 use k = 3..20; ours)
+MLE_MAX_POINTS = 5000  # the first prepared training images it uses (cost: one n x n distance matrix)
+
+
+def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: str = "d_intr_min",
+                  fallback_source: dict | None = None) -> dict:
     """d_intr per dataset for N / d_intr, with where it came from and why.
 
     source: 'table2' (use Table 2 where its row is valid) or 'config' (always the fallback).
     fallback: {dataset: d_intr} (config realdata.gl.d_intr), used wherever Table 2's row is missing
-        or not valid.
+        or not valid. An entry "mle" must have been replaced by its number (``mle_fallbacks``) and
+        its origin given in fallback_source ({dataset: label}, default 'config:realdata.gl.d_intr').
     table2: a pandas DataFrame of results/tables/table2_intrinsic_dimension.csv (column `dataset`,
         the d_intr `column`, and `valid` / `reason` from issue #9's validity check), or None.
 
@@ -105,8 +112,8 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
             raise ValueError(f"d_intr of {name}: {reason}, and realdata.gl.d_intr has no fallback value for it: "
                              f"add realdata.gl.d_intr.{name} (e.g. molrg.gl_grid.mle_intrinsic_dimension of its "
                              "training images) or make Table 2's row valid")
-        out[name] = {"d_intr": float(fallback[name]), "d_intr_source": "config:realdata.gl.d_intr",
-                     "d_intr_reason": reason}
+        src = (fallback_source or {}).get(name, "config:realdata.gl.d_intr")
+        out[name] = {"d_intr": float(fallback[name]), "d_intr_source": src, "d_intr_reason": reason}
     return out
 
 
@@ -116,6 +123,21 @@ def pd_float(v) -> float:
         return float(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def mle_fallbacks(fallback: dict, load_images) -> tuple[dict, dict]:
+    """Resolve the "mle" entries of realdata.gl.d_intr: load_images(name) -> array (N, ...) of the
+    prepared training images; the estimate uses the first MLE_MAX_POINTS of them with k = MLE_K.
+    Returns (fallback with numbers only, {dataset: source label} of the computed entries)."""
+    values, sources = {}, {}
+    for name, v in fallback.items():
+        if v == MLE:
+            x = np.asarray(load_images(name))[:MLE_MAX_POINTS]
+            values[name] = mle_intrinsic_dimension(x, k=min(MLE_K, len(x) - 1))
+            sources[name] = f"mle:levina_bickel(k={min(MLE_K, len(x) - 1)}, n={len(x)})"
+        else:
+            values[name] = float(v)
+    return values, sources
 
 
 def mle_intrinsic_dimension(x, k: int = 20) -> float:

@@ -6,7 +6,7 @@ import pytest
 
 import numpy as np
 
-from molrg.gl_grid import iterations_for_N, l2_from_cosine, mle_intrinsic_dimension, select_d_intr
+from molrg.gl_grid import iterations_for_N, l2_from_cosine, mle_fallbacks, mle_intrinsic_dimension, select_d_intr
 
 
 def test_iterations_constant_without_rule():
@@ -90,3 +90,18 @@ def test_mle_intrinsic_dimension_recovers_linear_subspace(d):
     # exact duplicates are skipped, not turned into infinities
     x = np.vstack([z @ Q.T, (z @ Q.T)[:5]])
     assert np.isfinite(mle_intrinsic_dimension(x, k=10))
+
+
+def test_mle_fallback_is_computed_and_labelled():
+    # "mle" entries become the estimate of the loaded images (first MLE_MAX_POINTS), numbers stay
+    rng = np.random.default_rng(1)
+    Q = np.linalg.qr(rng.normal(size=(30, 30)))[0][:, :3]
+    imgs = {"a": (rng.uniform(size=(1500, 3)) @ Q.T).reshape(1500, 1, 5, 6)}
+    loaded = []
+    values, sources = mle_fallbacks({"a": "mle", "b": 4}, lambda n: loaded.append(n) or imgs[n])
+    assert loaded == ["a"] and values["b"] == 4.0 and set(sources) == {"a"}
+    assert abs(values["a"] - 3) < 0.65 and sources["a"].startswith("mle:levina_bickel(k=20, n=1500")
+    t2 = pd.DataFrame({"dataset": ["a"], "d_intr_min": [3011], "valid": [False], "reason": ["no interior minimum"]})
+    out = select_d_intr(["a"], "table2", values, t2, fallback_source=sources)
+    assert out["a"]["d_intr"] == values["a"] and out["a"]["d_intr_source"] == sources["a"]
+    assert out["a"]["d_intr_reason"] == "Table 2 row not valid: no interior minimum"

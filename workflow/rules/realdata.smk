@@ -83,6 +83,7 @@ RD_TABLE1_EVIDENCE = {
         ("convergence", "results/realdata/{dataset}/unet/convergence.json"),
     )
 }
+RD_GL_MLE = [n for n in RD_GL if RD["gl"]["d_intr"].get(n) == "mle"]
 RD_GL_TABLE_INPUTS = {
     "gl": [
         f"results/realdata/{name}/gl_models/{cell}/gl.json"
@@ -99,6 +100,8 @@ RD_GL_TABLE_INPUTS = {
         if RD["gl"]["d_intr_source"] == "table2"
         else {}
     ),
+    # fallbacks given as "mle" are computed from the prepared training images (molrg.gl_grid.mle_fallbacks)
+    "mle_train": [f"results/data/{name}/train.npz" for name in RD_GL_MLE],
 }
 # every sample set of a dataset that gets an FID: Table 1's three models, the GL grid's U-Nets
 RD_FID_SAMPLES = {
@@ -533,6 +536,7 @@ rule realdata_gl_table:
         gl=RD["gl"],
         fit=config["fit"],
         descriptor_kind=RD["descriptor"]["kind"],
+        mle_datasets=RD_GL_MLE,
         seed=config["seed"],
         config_slice={
             **{

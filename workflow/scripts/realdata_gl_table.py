@@ -9,7 +9,9 @@ import textwrap
 
 import pandas as pd
 
-from molrg.gl_grid import select_d_intr
+import numpy as np
+
+from molrg.gl_grid import mle_fallbacks, select_d_intr
 from molrg.provenance import save_table
 from molrg.runtime import setup_logging
 from molrg.sigmoid import fit_report, resolve_plateau
@@ -26,7 +28,11 @@ if "train_iterations" in df:  # the empirical-optimal denoiser is not trained: 0
     df["train_iterations"] = df["train_iterations"].fillna(0).astype(int)
 
 table2 = pd.read_csv(snakemake.input.table2) if hasattr(snakemake.input, "table2") else None
-chosen = select_d_intr(sorted(df.dataset.unique()), gl["d_intr_source"], gl["d_intr"], table2, gl["d_intr_column"])
+train = dict(zip(p.mle_datasets, getattr(snakemake.input, "mle_train", [])))
+fallback, fallback_source = mle_fallbacks({k: v for k, v in gl["d_intr"].items() if k in set(df.dataset)},
+                                          lambda name: np.load(train[name])["x"])
+chosen = select_d_intr(sorted(df.dataset.unique()), gl["d_intr_source"], fallback, table2, gl["d_intr_column"],
+                       fallback_source)
 for name, c in chosen.items():
     log.info("%s: d_intr = %g from %s%s", name, c["d_intr"], c["d_intr_source"],
              f" ({c['d_intr_reason']})" if c["d_intr_reason"] else "")
