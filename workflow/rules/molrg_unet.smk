@@ -57,6 +57,20 @@ MU_TRAIN = {
     )
 }
 MU_HEUN = {k: MU[k] for k in ("num_steps", "sigma_min", "sigma_max", "rho")}
+# GPU acceleration (config accel, issue #11): stacks of cells trained in one process, or one per cell
+ACCEL = config["accel"]
+MU_STACK = ACCEL["stack_cells"]
+# consecutive groups, as molrg.stacked.stack_groups (not imported here: it imports torch, which would
+# slow down every snakemake start)
+MU_STACKS = [MU_CELLS[i : i + MU_STACK] for i in range(0, len(MU_CELLS), MU_STACK)]
+
+
+def _cell_wc(cell):
+    """(d, N, seed) strings of a cell name d{d}_N{N}_seed{seed}, as the solo rule's wildcards."""
+    d, N, seed = cell.split("_")
+    return d[1:], N[1:], seed[4:]
+
+
 MU_RES = MU["resources"]
 
 
@@ -92,41 +106,81 @@ rule molrg_unet_dataset:
         "../scripts/molrg_unet_dataset.py"
 
 
-rule molrg_unet_train:
-    """EDM training of one cell; checkpoints every `checkpoint_every` steps next to model.pt, and a
-    rerun after a kill resumes from the last one and ends with the same weights."""
-    input:
-        data=rules.molrg_unet_dataset.output.data,
-    output:
-        model="results/molrg_unet/models/d{mu_d}_N{mu_N}_seed{mu_seed}/model.pt",
-    log:
-        "results/logs/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
-    benchmark:
-        "results/benchmarks/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.tsv"
-    group:
-        "train_grid"
-    conda:
-        "../../envs/train.yaml"
-    threads: MU["threads"]
-    resources:
-        gpu=MU_RES["gpu"],
-        mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: MU_RES["runtime"] * attempt,
-    params:
-        net=MU_NET,
-        train=MU_TRAIN,
-        seed=lambda wc: derive_seed(
-            config["seed"], "molrg_unet_train", wc.mu_d, wc.mu_N, wc.mu_seed
-        ),
-        device=config["device"],
-    script:
-        "../scripts/molrg_unet_train.py"
+if MU_STACK == 1:
+
+    rule molrg_unet_train:
+        """EDM training of one cell; checkpoints every `checkpoint_every` steps next to model.pt, and a
+        rerun after a kill resumes from the last one and ends with the same weights."""
+        input:
+            data=rules.molrg_unet_dataset.output.data,
+        output:
+            model="results/molrg_unet/models/d{mu_d}_N{mu_N}_seed{mu_seed}/model.pt",
+        log:
+            "results/logs/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.log",
+        benchmark:
+            "results/benchmarks/molrg_unet_train/d{mu_d}_N{mu_N}_seed{mu_seed}.tsv"
+        group:
+            "train_grid"
+        conda:
+            "../../envs/train.yaml"
+        threads: MU["threads"]
+        resources:
+            gpu=MU_RES["gpu"],
+            mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
+            runtime=lambda wc, attempt: MU_RES["runtime"] * attempt,
+        params:
+            net=MU_NET,
+            train=MU_TRAIN,
+            seed=lambda wc: derive_seed(
+                config["seed"], "molrg_unet_train", wc.mu_d, wc.mu_N, wc.mu_seed
+            ),
+            device=config["device"],
+        script:
+            "../scripts/molrg_unet_train.py"
+
+else:
+    # accel.stack_cells > 1 (issue #11, molrg/stacked.py): the cells are trained in stacks of that many,
+    # one job per stack, vmapped in one process (GPU: launch-bound small cells). One rule per stack,
+    # since a rule's outputs must share its wildcards and a stack's cells have no common one.
+    for _i, _stack in enumerate(MU_STACKS):
+
+        rule:
+            name:
+                f"molrg_unet_train_stack{_i}"
+            input:
+                data=[f"results/molrg_unet/data/{c.rsplit('_seed', 1)[0]}.npz" for c in _stack],
+            output:
+                model=[f"results/molrg_unet/models/{c}/model.pt" for c in _stack],
+            log:
+                f"results/logs/molrg_unet_train/stack{_i}.log",
+            benchmark:
+                f"results/benchmarks/molrg_unet_train/stack{_i}.tsv"
+            group:
+                "train_grid"
+            conda:
+                "../../envs/train.yaml"
+            threads: MU["threads"]
+            resources:
+                gpu=MU_RES["gpu"],
+                mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
+                runtime=lambda wc, attempt, n=len(_stack): MU_RES["runtime"] * n * attempt,
+            params:
+                cells=_stack,
+                net=MU_NET,
+                train=MU_TRAIN,
+                # each cell's seed as in its solo job (rule molrg_unet_train above)
+                seeds=[derive_seed(config["seed"], "molrg_unet_train", *_cell_wc(c)) for c in _stack],
+                accel={k: ACCEL[k] for k in ("autocast_bf16", "compile")},
+                checkpoint=f"results/molrg_unet/models/stack{_i}_checkpoint.pt",
+                device=config["device"],
+            script:
+                "../scripts/molrg_unet_train_stack.py"
 
 
 rule molrg_unet_sample:
     """num_generated float samples of one cell's U-Net with the EDM Heun sampler (no quantisation)."""
     input:
-        model=rules.molrg_unet_train.output.model,
+        model="results/molrg_unet/models/d{mu_d}_N{mu_N}_seed{mu_seed}/model.pt",
     output:
         samples="results/molrg_unet/samples/d{mu_d}_N{mu_N}_seed{mu_seed}.npz",
     log:
