@@ -25,6 +25,13 @@ MU_CELLS = [
     for N in MU_SIZES[d]
     for s in MU["seeds"]
 ]
+# each cell's training seed, as its solo job derives it from the wildcards (rule molrg_unet_train)
+MU_TRAIN_SEEDS = {
+    f"d{d}_N{N}_seed{s}": derive_seed(config["seed"], "molrg_unet_train", d, N, s)
+    for d in MU["d_values"]
+    for N in MU_SIZES[d]
+    for s in MU["seeds"]
+}
 # Baseline cells (issue #9): the empirical-optimal denoiser of the training set at these sizes, every d
 MU_EMPIRICAL = [
     f"d{d}_N{MU['K'] * nk}"
@@ -63,12 +70,6 @@ MU_STACK = ACCEL["stack_cells"]
 # consecutive groups, as molrg.stacked.stack_groups (not imported here: it imports torch, which would
 # slow down every snakemake start)
 MU_STACKS = [MU_CELLS[i : i + MU_STACK] for i in range(0, len(MU_CELLS), MU_STACK)]
-
-
-def _cell_wc(cell):
-    """(d, N, seed) strings of a cell name d{d}_N{N}_seed{seed}, as the solo rule's wildcards."""
-    d, N, seed = cell.split("_")
-    return d[1:], N[1:], seed[4:]
 
 
 MU_RES = MU["resources"]
@@ -110,7 +111,8 @@ if MU_STACK == 1:
 
     rule molrg_unet_train:
         """EDM training of one cell; checkpoints every `checkpoint_every` steps next to model.pt, and a
-        rerun after a kill resumes from the last one and ends with the same weights."""
+        rerun after a kill resumes from the last one and ends with the same weights.
+        """
         input:
             data=rules.molrg_unet_dataset.output.data,
         output:
@@ -148,7 +150,10 @@ else:
             name:
                 f"molrg_unet_train_stack{_i}"
             input:
-                data=[f"results/molrg_unet/data/{c.rsplit('_seed', 1)[0]}.npz" for c in _stack],
+                data=[
+                    f"results/molrg_unet/data/{c.rsplit('_seed', 1)[0]}.npz"
+                    for c in _stack
+                ],
             output:
                 model=[f"results/molrg_unet/models/{c}/model.pt" for c in _stack],
             log:
@@ -163,13 +168,15 @@ else:
             resources:
                 gpu=MU_RES["gpu"],
                 mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
-                runtime=lambda wc, attempt, n=len(_stack): MU_RES["runtime"] * n * attempt,
+                runtime=lambda wc, attempt, n=len(_stack): MU_RES["runtime"]
+                * n
+                * attempt,
             params:
                 cells=_stack,
                 net=MU_NET,
                 train=MU_TRAIN,
                 # each cell's seed as in its solo job (rule molrg_unet_train above)
-                seeds=[derive_seed(config["seed"], "molrg_unet_train", *_cell_wc(c)) for c in _stack],
+                seeds=[MU_TRAIN_SEEDS[c] for c in _stack],
                 accel={k: ACCEL[k] for k in ("autocast_bf16", "compile")},
                 checkpoint=f"results/molrg_unet/models/stack{_i}_checkpoint.pt",
                 device=config["device"],
