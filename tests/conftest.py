@@ -38,9 +38,10 @@ def run_snakemake(workdir, *args, configfiles=(TINY,), cores=2, timeout=1800, ch
 
 
 def must_not_skip_in_ci(item, reason: str) -> bool:
-    """Tests that CI must run: the SLURM proof (marker `slurm`) and every test skipped for want of
-    something tools/install.sh installs (the real datasets: its skip reason names install.sh)."""
-    return item.get_closest_marker("slurm") is not None or "install.sh" in reason
+    """Tests that CI must run: the SLURM proof (marker `slurm`), the paper-shape smoke run (its
+    opt-out MOLRG_PAPER_SMOKE=0) and every test skipped for want of something tools/install.sh
+    installs (the real datasets: its skip reason names install.sh)."""
+    return item.get_closest_marker("slurm") is not None or "install.sh" in reason or "MOLRG_PAPER_SMOKE" in reason
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -55,6 +56,7 @@ def pytest_runtest_makereport(item, call):
             rep.outcome = "failed"
             rep.longrepr = (f"{item.nodeid} was skipped ({reason}), but CI=true: CI must run it (the SLURM "
                             "proof needs root and apt-get; the dataset tests need tools/install.sh; "
+                            "the paper smoke run must not be switched off; "
                             "see tests/conftest.py)")
 
 

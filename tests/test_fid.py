@@ -79,3 +79,24 @@ def test_classifier_features_fid(tmp_path):
     s1, s2 = np.cov(fa, rowvar=False), np.cov(ff, rowvar=False)
     ref = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
     assert diff == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("n1,n2,d", [(300, 200, 16), (50, 400, 32), (40, 30, 64), (64, 16, 512)])
+def test_factor_fid_equals_clean_fid(n1, n2, d):
+    """fid_from_features (nuclear norm of covariance factors) against clean-fid's own sqrtm-based
+    fid_from_feats: full-rank, one-sided and doubly rank-deficient covariances."""
+    from cleanfid import fid as cleanfid_fid
+
+    g = np.random.default_rng(n1 + d)
+    f1 = g.standard_normal((n1, d))
+    f2 = 1.3 * g.standard_normal((n2, d)) @ g.standard_normal((d, d)) / np.sqrt(d) + 0.2
+    assert fid.fid_from_features(f1, f2) == pytest.approx(cleanfid_fid.fid_from_feats(f1, f2), rel=1e-6)
+    assert fid.fid_from_features(f2, f1) == pytest.approx(fid.fid_from_features(f1, f2), rel=1e-9)
+    assert abs(fid.fid_from_features(f1, f1)) < 1e-8 * n1 * d
+
+
+def test_factor_fid_rejects_bad_feature_sets():
+    with pytest.raises(ValueError, match="at least 2"):
+        fid.fid_from_features(np.zeros((1, 4)), np.ones((5, 4)))
+    with pytest.raises(ValueError, match="same d"):
+        fid.fid_from_features(np.zeros((3, 4)), np.ones((5, 3)))

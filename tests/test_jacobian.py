@@ -62,6 +62,39 @@ def test_jacobian_matches_autograd_for_the_nonlinear_molrg_denoiser():
         torch.testing.assert_close(J[b], ref, rtol=1e-10, atol=1e-12)
 
 
+class ParamLinear(torch.nn.Module):
+    """D(x; sigma) = W x with W a trainable Parameter: jacobian() must treat it as a constant."""
+
+    def __init__(self, W):
+        super().__init__()
+        self.W = torch.nn.Parameter(W)
+
+    def forward(self, x, sigma):
+        return (x.reshape(x.shape[0], -1) @ self.W.T).reshape(x.shape)
+
+
+def test_jacobian_of_a_module_with_parameters_leaves_the_module_untouched():
+    g = torch.Generator().manual_seed(3)
+    W = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    D = ParamLinear(W.clone())
+    J = jacobian(D, torch.randn(2, 6, generator=g, dtype=torch.float64), 1.0, chunk_size=4)
+    torch.testing.assert_close(J, W.expand(2, 6, 6), rtol=1e-12, atol=1e-12)
+    assert D.W.requires_grad and D.W.grad is None
+
+
+def test_singular_values_symmetric_and_general_paths_agree_with_the_svd():
+    g = torch.Generator().manual_seed(4)
+    A = torch.randn(3, 20, 20, generator=g, dtype=torch.float64)
+    S = A + A.transpose(1, 2)  # symmetric and indefinite: singular values are |eigenvalues|
+    for M in (S, A):
+        torch.testing.assert_close(singular_values(M), torch.linalg.svdvals(M), rtol=1e-10, atol=1e-10)
+    # the closed-form MoLRG Jacobian (a posterior covariance / sigma^2) is symmetric: eigensolver path
+    D, _, g2 = _molrg(n=24, K=2, d=3)
+    J = jacobian(D, torch.randn(2, 24, generator=g2, dtype=torch.float64), 0.8, chunk_size=10)
+    torch.testing.assert_close(J, J.transpose(1, 2), rtol=0, atol=1e-12)
+    torch.testing.assert_close(singular_values(J), torch.linalg.svdvals(J), rtol=1e-9, atol=1e-12)
+
+
 def test_rank_rule_on_a_constructed_spectrum():
     # energies 9, 13, 14, 14.25, 14.26 (total 14.26). Frobenius ratio > 0.99 means energy >
     # 0.9801 * 14.26 = 13.976, first reached at r = 3. (An energy ratio > 0.99, 14.117, would
