@@ -1,7 +1,6 @@
 """Shared fixtures: the repository paths, a snakemake runner, one real tiny run of the whole DAG
-(session-scoped, reused by the end-to-end, rerun, report and determinism tests), the paper-shape
-smoke run started in the background at collection, and the rule that CI (CI=true) fails on
-skipped tests it must run."""
+(session-scoped, reused by the end-to-end, rerun, report and determinism tests), and the rule
+that CI (CI=true) fails on skipped tests it must run."""
 from __future__ import annotations
 
 import os
@@ -36,57 +35,6 @@ def run_snakemake(workdir, *args, configfiles=(TINY,), cores=2, timeout=1800, ch
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed (rc {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
-
-
-PAPER_SMOKE_CONFIGS = (REPO / "presets" / "paper.yaml", REPO / "tests" / "config" / "paper_smoke.yaml")
-PAPER_SMOKE_KEY = pytest.StashKey[tuple]()  # (workdir, Popen, its output file) of the background run
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Start the paper-shape smoke run (tests/test_paper_smoke.py, fixture `smoke_run`) as a
-    background `snakemake` process as soon as a test that needs it is collected, and move those
-    tests to the end of the session, where they wait for it. The run (~110 short jobs) then fills
-    the cores that the single-threaded unit tests and the SLURM proof's polling leave idle instead
-    of adding its whole wall time to the suite's. Its output goes to a file (no pipe to fill)."""
-    needs = [it for it in items if "smoke_run" in getattr(it, "fixturenames", ())]
-    if not needs:
-        return
-    items[:] = [it for it in items if it not in needs] + needs
-    if os.environ.get("MOLRG_PAPER_SMOKE") == "0" or config.option.collectonly:
-        return
-    from standins import build_standins
-
-    work = config._tmp_path_factory.mktemp("paper_smoke")
-    build_standins(work)
-    out = open(work / "snakemake.out", "w")
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.Popen(snakemake_cmd(work, "--keep-going", configfiles=PAPER_SMOKE_CONFIGS, cores=2),
-                            stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
-    config.stash[PAPER_SMOKE_KEY] = (work, proc, out)
-
-
-def paper_smoke_result(config, timeout: float):
-    """(workdir, CompletedProcess) of the background smoke run, waiting up to `timeout` s for it."""
-    work, proc, out = config.stash[PAPER_SMOKE_KEY]
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    out.close()
-    text = (work / "snakemake.out").read_text()
-    return work, subprocess.CompletedProcess(proc.args, proc.returncode, text, "")
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """A smoke run still going when the session ends (a test selection, an interrupt) is stopped."""
-    started = session.config.stash.get(PAPER_SMOKE_KEY, None)
-    if started and started[1].poll() is None:
-        started[1].terminate()
-        try:
-            started[1].wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            started[1].kill()
 
 
 def must_not_skip_in_ci(item, reason: str) -> bool:

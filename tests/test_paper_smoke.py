@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import REPO, paper_smoke_result, run_snakemake  # noqa: E402
+from conftest import REPO, run_snakemake  # noqa: E402
 from standins import build_standins  # noqa: E402
 
 PAPER = REPO / "presets" / "paper.yaml"
@@ -44,13 +44,15 @@ def rule_counts(workdir, configfiles) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def smoke_run(request):
-    # Part of every suite run and of CI (issue #11), started in the background at collection and
-    # waited for here (tests/conftest.py); MOLRG_PAPER_SMOKE=0 skips it on a developer's machine,
-    # and that skip fails under CI=true. Measured time: docs/paper_scale.md.
+def smoke_run(tmp_path_factory):
+    # Part of every suite run and of CI (issue #11); MOLRG_PAPER_SMOKE=0 skips it on a developer's
+    # machine, and that skip fails under CI=true (tests/conftest.py). Measured time: docs/paper_scale.md.
     if os.environ.get("MOLRG_PAPER_SMOKE") == "0":
         pytest.skip("paper-shape smoke run switched off with MOLRG_PAPER_SMOKE=0")
-    return paper_smoke_result(request.config, timeout=2400)
+    work = tmp_path_factory.mktemp("paper_smoke")
+    build_standins(work)
+    proc = run_snakemake(work, "--keep-going", configfiles=(PAPER, SMOKE), cores=2, timeout=2400)
+    return work, proc
 
 
 def test_smoke_dag_has_every_rule_of_the_paper_dag(tmp_path):
