@@ -19,19 +19,15 @@ MU_SIZES = {
     ]
     for d in MU["d_values"]
 }
-MU_CELLS = [
-    f"d{d}_N{N}_seed{s}"
-    for d in MU["d_values"]
-    for N in MU_SIZES[d]
-    for s in MU["seeds"]
-]
-# each cell's training seed, as its solo job derives it from the wildcards (rule molrg_unet_train)
+# every cell d{d}_N{N}_seed{s} of the grid -> its training seed, as its solo job derives it from the
+# wildcards (rule molrg_unet_train); the stacked rules read the seeds from here
 MU_TRAIN_SEEDS = {
     f"d{d}_N{N}_seed{s}": derive_seed(config["seed"], "molrg_unet_train", d, N, s)
     for d in MU["d_values"]
     for N in MU_SIZES[d]
     for s in MU["seeds"]
 }
+MU_CELLS = list(MU_TRAIN_SEEDS)  # the cell names, in grid order
 # Baseline cells (issue #9): the empirical-optimal denoiser of the training set at these sizes, every d
 MU_EMPIRICAL = [
     f"d{d}_N{MU['K'] * nk}"
