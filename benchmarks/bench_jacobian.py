@@ -2,10 +2,13 @@
 n = 784 (1 x 28 x 28) and n = 3072 (3 x 32 x 32) by molrg.jacobian.jacobian (vmapped
 reverse-mode products in chunks), next to a naive loop of one backward pass per output row
 (timed on a few rows and extrapolated), its SVD and rank; the subspace iteration used for editing;
-and the wall time the default config's Jacobian/editing part implies. Printed, never asserted.
+the closed-form Gaussian (d = n) and MoLRG denoisers' Jacobians at the same n, exact (Tweedie,
+molrg.mixture.posterior_mean_jacobian) against autodiff; and the wall time the default config's
+Jacobian/editing part implies. Printed, never asserted.
 
     .venv/bin/python benchmarks/bench_jacobian.py [--threads 2] [--width 32] [--paper]
-        [--sizes 784,3072] [--chunks 64,256] [--skip-naive] [--skip-edit] [--skip-default]
+        [--sizes 784,3072] [--chunks 64,256] [--skip-naive] [--skip-edit] [--skip-closed-form]
+        [--skip-default]
 
 --width: U-Net model channels for the two sizes (default 32, channel_mult [1, 2, 2], 1 block);
 --paper: the paper's EDM CIFAR-10 DDPM++ (width 128, [2, 2, 2], 4 blocks, attention at 16):
@@ -26,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from molrg.editing import ddim_invert, ddim_sigmas, leading_singular_vectors  # noqa: E402
+from molrg.estimate import class_molrg, gaussian_model  # noqa: E402
 from molrg.jacobian import jacobian, numerical_rank, singular_values  # noqa: E402
+from molrg.mixture import MoLRGDenoiser  # noqa: E402
 from molrg.training import build_denoiser  # noqa: E402
 
 
@@ -105,6 +110,26 @@ def bench_size(res, channels, args, device):
     return J
 
 
+def bench_closed_form(n, device, chunk=512, K=10, d=20, N=256):
+    """The closed-form denoisers of jacobian_rank's `others` (float64), fitted on N random points:
+    the full-rank Gaussian (K = 1, d = n) and a K-class MoLRG of rank d. Exact Tweedie Jacobian
+    against the autodiff path at the paper preset's chunk size, their largest difference and the
+    rank both give."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(N, n, generator=g, dtype=torch.float64) @ torch.randn(n, n, generator=g, dtype=torch.float64) / n**0.5
+    labels = torch.arange(N) % K
+    x = 28.37 * torch.randn(1, n, generator=g, dtype=torch.float64, device=device)
+    print(f"\n== closed-form denoisers at n = {n} (float64, fitted on {N} random points)")
+    for name, model in (("gaussian (K=1, d=n)", gaussian_model(X)), (f"molrg (K={K}, d={d})", class_molrg(X, labels, d))):
+        D = MoLRGDenoiser(model).to(device)
+        t_exact, J = timed(lambda: jacobian(D, x, 28.37), device)
+        t_auto, Ja = timed(lambda: jacobian(D, x, 28.37, chunk_size=chunk, exact=False), device)
+        t_eig, s = timed(lambda: singular_values(J), device)
+        err = ((J - Ja).abs().max() / J.abs().max()).item()
+        print(f"{name:22s} exact {t_exact:6.2f} s | autodiff (chunk {chunk}) {t_auto:6.2f} s | ratio "
+              f"{t_auto / t_exact:5.1f}x | max rel. difference {err:.1e} | eigvalsh {t_eig:.2f} s, rank {int(numerical_rank(s)[0])}")
+
+
 def default_budget(device):
     """The Jacobians the embedded default asks for (config.yaml) and one of them with the default's
     reference U-Net architecture (realdata.unet), untrained."""
@@ -141,6 +166,7 @@ def main():
     ap.add_argument("--sizes", default="784,3072", help="n values to time: 784 (1x28x28) and/or 3072 (3x32x32)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the naive per-row loop")
     ap.add_argument("--skip-edit", action="store_true", help="skip the subspace iteration")
+    ap.add_argument("--skip-closed-form", action="store_true", help="skip the closed-form denoisers")
     ap.add_argument("--skip-default", action="store_true", help="skip the default-config estimate")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -149,6 +175,8 @@ def main():
     shapes = {784: (28, 1), 3072: (32, 3)}
     for n in (int(v) for v in args.sizes.split(",")):
         bench_size(*shapes[n], args, device)
+        if not args.skip_closed_form:
+            bench_closed_form(n, device)
     if not args.skip_default:
         default_budget(device)
 

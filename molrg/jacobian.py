@@ -30,9 +30,13 @@ def _sigma_batch(sigma, x: Tensor) -> Tensor:
     return s.expand(x.shape[0]) if s.ndim == 0 else s.reshape(x.shape[0])
 
 
-def jacobian(denoiser: Denoiser, x: Tensor, sigma, chunk_size: int = 256) -> Tensor:
+def jacobian(denoiser: Denoiser, x: Tensor, sigma, chunk_size: int = 256, exact: bool = True) -> Tensor:
     """The full Jacobians J_b = dD(x_b; sigma_b)/dx_b of a batch of points, shape (B, n, n),
     rows indexing the outputs and columns the inputs (n = prod of x's trailing dims).
+
+    A denoiser with its own exact `jacobian(x, sigma)` method (the closed-form
+    molrg.mixture.MoLRGDenoiser: Tweedie's identity) is asked for it when `exact` is true; the
+    tests check it against the autodiff path below (`exact=False`).
 
     One forward pass at the whole batch, then reverse-mode products vmapped over chunks of the
     n output coordinates (torch.func): a chunk of c cotangents costs one batched backward pass
@@ -48,6 +52,8 @@ def jacobian(denoiser: Denoiser, x: Tensor, sigma, chunk_size: int = 256) -> Ten
     shape = tuple(x.shape[1:])
     n = math.prod(shape)
     sig = _sigma_batch(sigma, x)
+    if exact and callable(getattr(denoiser, "jacobian", None)):
+        return denoiser.jacobian(x.detach(), sig)
 
     def f(flat: Tensor) -> Tensor:
         return denoiser(flat.reshape(B, *shape), sig).reshape(B, n)

@@ -17,7 +17,16 @@ from molrg.jacobian import (
     singular_values,
     trained_sigma_range,
 )
-from molrg.mixture import MoLRGDenoiser, orthogonal_bases, sample_balanced, standard_molrg
+from molrg.estimate import gaussian_model
+from molrg.mixture import (
+    MoLRG,
+    MoLRGDenoiser,
+    orthogonal_bases,
+    posterior_mean,
+    posterior_mean_jacobian,
+    sample_balanced,
+    standard_molrg,
+)
 from molrg.sampler import edm_sigma_steps
 
 
@@ -60,6 +69,53 @@ def test_jacobian_matches_autograd_for_the_nonlinear_molrg_denoiser():
     for b in range(3):
         ref = torch.autograd.functional.jacobian(lambda v: D(v.unsqueeze(0), 0.7)[0], x[b])
         torch.testing.assert_close(J[b], ref, rtol=1e-10, atol=1e-12)
+
+
+def _general_molrg(n=20, K=3, d=4, seed=5):
+    """Unequal weights, non-zero means, unequal eigenvalues, one zero-padded eigenvalue."""
+    g = torch.Generator().manual_seed(seed)
+    U = orthogonal_bases(n, K, d, g)
+    lam = torch.rand(K, d, generator=g, dtype=torch.float64) * 3 + 0.2
+    lam[0, -1] = 0.0
+    pi = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)[:K]
+    return MoLRG(pi / pi.sum(), 0.7 * torch.randn(K, n, generator=g, dtype=torch.float64), U, lam), g
+
+
+def test_exact_molrg_jacobian_equals_autodiff():
+    """The closed-form denoiser's Tweedie Jacobian (what jacobian() uses for it) against the
+    autodiff path, per-sample sigmas from the mixed regime to the one-component regime."""
+    model, g = _general_molrg()
+    D = MoLRGDenoiser(model)
+    x = model.mu[[0, 1, 2, 0]] + torch.randn(4, 20, generator=g, dtype=torch.float64)
+    sigma = torch.tensor([0.05, 0.5, 2.0, 30.0], dtype=torch.float64)
+    exact = jacobian(D, x, sigma)
+    auto = jacobian(D, x, sigma, chunk_size=7, exact=False)
+    torch.testing.assert_close(exact, auto, rtol=1e-9, atol=1e-11)
+    torch.testing.assert_close(exact, exact.transpose(1, 2), rtol=0, atol=0)
+    assert (torch.linalg.eigvalsh(exact) > -1e-12).all()  # a covariance / sigma^2
+
+
+def test_exact_jacobian_of_the_full_rank_gaussian_is_its_wiener_filter():
+    """K = 1, d = n (the Gaussian baseline): J = Sigma (Sigma + sigma^2 I)^{-1} at every x."""
+    g = torch.Generator().manual_seed(6)
+    X = torch.randn(40, 12, generator=g, dtype=torch.float64) @ torch.randn(12, 12, generator=g, dtype=torch.float64)
+    model = gaussian_model(X)
+    Sigma = torch.cov(X.T)  # the N - 1 normalisation of molrg.estimate.top_eigenpairs
+    sigma = 0.8
+    wiener = Sigma @ torch.linalg.inv(Sigma + sigma**2 * torch.eye(12, dtype=torch.float64))
+    J = jacobian(MoLRGDenoiser(model), torch.randn(3, 12, generator=g, dtype=torch.float64), sigma)
+    torch.testing.assert_close(J, wiener.expand(3, 12, 12), rtol=1e-8, atol=1e-10)
+
+
+def test_posterior_mean_jacobian_with_a_scale_factor():
+    """General forward process x = s x0 + gamma eps: dE[x0|x]/dx = (s / gamma^2) Cov[x0|x]."""
+    model, g = _general_molrg(n=10, K=2, d=3, seed=7)
+    x = torch.randn(2, 10, generator=g, dtype=torch.float64)
+    s, gamma = 0.6, 0.9
+    J = posterior_mean_jacobian(x, model, s, gamma)
+    for b in range(2):
+        ref = torch.autograd.functional.jacobian(lambda v: posterior_mean(v.unsqueeze(0), model, s, gamma)[0], x[b])
+        torch.testing.assert_close(J[b], ref, rtol=1e-9, atol=1e-11)
 
 
 class ParamLinear(torch.nn.Module):
