@@ -24,6 +24,10 @@
 #   LOCAL_SLURM_BASE        state, spool, logs, database (default /var/lib/molrg-local-slurm)
 #   LOCAL_SLURM_ACCOUNTING  1 (default): MariaDB + slurmdbd; 0: none (then use slurm-status-command: squeue)
 #   LOCAL_SLURM_GPUS        number of fake GPUs on the node (default 2)
+#   LOCAL_SLURM_CPUS        CPUs the node declares (default: what slurmd -C detects). More than the
+#                           hardware has oversubscribes it on purpose (SlurmdParameters=config_overrides):
+#                           the tests' jobs are mostly Python start-up, and on a 2-core machine they
+#                           would otherwise queue one behind the other
 #   LOCAL_SLURM_PARTITION   the one (default) partition (default debug)
 # Only for test machines: the daemons run as root and the accounting database password is a
 # constant (MariaDB listens on 127.0.0.1 only). Notes: docs/slurm.md.
@@ -32,6 +36,7 @@ set -euo pipefail
 BASE=${LOCAL_SLURM_BASE:-/var/lib/molrg-local-slurm}
 ACCOUNTING=${LOCAL_SLURM_ACCOUNTING:-1}
 GPUS=${LOCAL_SLURM_GPUS:-2}
+CPUS=${LOCAL_SLURM_CPUS:-}
 PARTITION=${LOCAL_SLURM_PARTITION:-debug}
 CLUSTER=molrglocal
 NODE=$(hostname -s)
@@ -137,6 +142,9 @@ node_line() {
   hw=$(slurmd -C | head -n 1 | sed 's/^NodeName=[^ ]* //')
   mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")
   hw=$(sed 's/ *RealMemory=[0-9]*//' <<<"$hw")
+  if [ -n "$CPUS" ]; then  # declared, not detected: one socket of $CPUS one-thread cores
+    hw="CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1"
+  fi
   local gres=""
   [ "$GPUS" -gt 0 ] && gres=" Gres=gpu:$GPUS"
   echo "NodeName=$NODE NodeAddr=127.0.0.1 $hw RealMemory=$((mem * 9 / 10))$gres State=UNKNOWN"
@@ -177,6 +185,7 @@ MinJobAge=300
 # without it, a job that asks no memory would get the whole node
 DefMemPerCPU=1000
 GresTypes=gpu
+$( [ -n "$CPUS" ] && echo "SlurmdParameters=config_overrides # LOCAL_SLURM_CPUS=$CPUS declared, see the header")
 $acct
 $(node_line)
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
