@@ -155,15 +155,13 @@ def _child(args, out: Path, deterministic: bool, hang: bool) -> subprocess.Popen
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _run_child(args, out, deterministic) -> None:
-    p = _child(args, out, deterministic, hang=False)
+def _finish(p: subprocess.Popen) -> None:
     text, _ = p.communicate(timeout=300)
     if p.returncode != 0:
         raise RuntimeError(f"training child failed:\n{text[-1500:]}")
 
 
-def _killed_and_resumed(args, out, deterministic) -> None:
-    p = _child(args, out, deterministic, hang=True)
+def _kill_at_first_checkpoint(p: subprocess.Popen, out: Path) -> None:
     t = time.time()
     while not (out / "READY").exists():
         if p.poll() is not None:
@@ -176,7 +174,6 @@ def _killed_and_resumed(args, out, deterministic) -> None:
     p.wait()
     if (out / "model.pt").exists() or not (out / "checkpoint.pt").exists():
         raise RuntimeError("after the kill: a model.pt exists or the checkpoint is missing")
-    _run_child(args, out, deterministic)
 
 
 def _compare(a: Path, b: Path) -> str:
@@ -196,9 +193,18 @@ def part_repro(args) -> None:
         mode = "deterministic" if det else "default"
         try:
             a, b, k = base / f"{mode}_a", base / f"{mode}_b", base / f"{mode}_killed"
-            _run_child(args, a, det)
-            _run_child(args, b, det)
-            _killed_and_resumed(args, k, det)
+            # the three runs are separate processes with their own seeds and folders, so they run
+            # side by side (on a GPU they share it; the kernels they pick do not depend on that)
+            pa, pb, pk = _child(args, a, det, hang=False), _child(args, b, det, hang=False), _child(args, k, det, hang=True)
+            try:
+                _kill_at_first_checkpoint(pk, k)
+                resumed = _child(args, k, det, hang=False)
+                for p in (pa, pb, resumed):
+                    _finish(p)
+            finally:
+                for p in (pa, pb, pk):
+                    if p.poll() is None:
+                        p.kill()
             row("repro", f"two identical runs ({mode})", _compare(a, b))
             row("repro", f"killed after 1st checkpoint + resumed vs uninterrupted ({mode})", _compare(a, k))
         except Exception as e:  # noqa: BLE001 - reported in the table
