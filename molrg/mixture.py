@@ -251,19 +251,18 @@ class MoLRGDenoiser(torch.nn.Module):
     def model(self) -> MoLRG:
         return MoLRG(self.pi, self.mu, self.U, self.lam)
 
-    def forward(self, x: Tensor, sigma) -> Tensor:
-        shape = x.shape
-        flat = x.reshape(shape[0], -1)
+    def _flat(self, x: Tensor) -> tuple[Tensor, MoLRG]:
+        """x as (B, n) and the model in x's dtype."""
+        flat = x.reshape(x.shape[0], -1)
         m = self.model
-        if m.U.dtype != flat.dtype:
-            m = m.to(flat.dtype)
-        return posterior_mean(flat, m, 1.0, sigma).reshape(shape)
+        return flat, (m if m.U.dtype == flat.dtype else m.to(flat.dtype))
+
+    def forward(self, x: Tensor, sigma) -> Tensor:
+        flat, m = self._flat(x)
+        return posterior_mean(flat, m, 1.0, sigma).reshape(x.shape)
 
     def jacobian(self, x: Tensor, sigma) -> Tensor:
         """dD(x; sigma)/dx of every sample, (B, n, n), exactly (posterior_mean_jacobian, the EDM
         case s = 1, gamma = sigma); molrg.jacobian.jacobian uses it in place of autodiff."""
-        flat = x.reshape(x.shape[0], -1)
-        m = self.model
-        if m.U.dtype != flat.dtype:
-            m = m.to(flat.dtype)
+        flat, m = self._flat(x)
         return posterior_mean_jacobian(flat, m, 1.0, sigma)

@@ -185,7 +185,7 @@ MinJobAge=300
 # without it, a job that asks no memory would get the whole node
 DefMemPerCPU=1000
 GresTypes=gpu
-$( [ -n "$CPUS" ] && echo "SlurmdParameters=config_overrides # LOCAL_SLURM_CPUS=$CPUS declared, see the header")
+${CPUS:+SlurmdParameters=config_overrides # LOCAL_SLURM_CPUS=$CPUS declared, see the header}
 $acct
 $(node_line)
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
