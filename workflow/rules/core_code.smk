@@ -1,4 +1,4 @@
-# Included last, after every rule file: settings that apply to the jobs of all of them.
+# Included last, after the files that define the steps: settings for the jobs of all of them.
 #
 # 1. Core-code identity. Snakemake reruns a job when its own script changes, not when a molrg
 #    module that the script imports changes. Each job with a script therefore gets the parameter
@@ -36,7 +36,12 @@ for _step in workflow.rules:
 # Expensive, deterministic steps whose outputs the cache keeps: the trained networks. (The stacked
 # training steps of accel.stack_cells > 1 write a list of models under one name, which the cache
 # cannot store; they are left out.)
-CACHED = ["molrg_unet_train", "realdata_unet", "realdata_gl_train", "realdata_classifier"]
+CACHED = [
+    "molrg_unet_train",
+    "realdata_unet",
+    "realdata_gl_train",
+    "realdata_classifier",
+]
 
 
 def use_output_cache(names):
