@@ -297,7 +297,9 @@ rule editing:
         dataset=EDIT["dataset"],
         source_name=EDIT["checkpoint"] or EDIT["dataset"],
         classifier_resolution=(
-            config["datasets"][EDIT["dataset"]]["resolution"] if EDIT_HAS_DATASET else None
+            config["datasets"][EDIT["dataset"]]["resolution"]
+            if EDIT_HAS_DATASET
+            else None
         ),
         batch_size=EDIT["batch_size"],
         provenance={
