@@ -96,6 +96,7 @@ for c, v in enumerate(vnames):
         ax_l2.scatter(x + 0.3 + 0.08 * c + rng.uniform(-0.03, 0.03, len(y)), y, s=6, color=f"C{c}",
                       label=v if x == 0 else None, alpha=0.8)
 ax_l2.set_xticks(pos, [f"{s:g}" for s in levels])
+ax_l2.set_xlim(-0.6, len(levels) - 0.3)
 ax_l2.set_xlabel(f"strength ({units})")
 ax_l2.set_ylabel("L2 change of the final image")
 n_img = table.image.nunique()
