@@ -165,6 +165,10 @@ def _editing(cfg: dict, full: dict) -> None:
     if needs_dataset and cfg["dataset"] not in full.get("datasets", {}):
         raise ConfigError(f"editing.dataset = {cfg['dataset']!r} is not defined in the `datasets` section "
                           f"(known: {sorted(full.get('datasets', {}))})")
+    if cfg["strength_units"] == "norm_fraction" and any(abs(s) > 1 for s in cfg["strengths"]):
+        raise ConfigError(f"editing.strengths {cfg['strengths']} are fractions of the state's norm "
+                          "(strength_units: norm_fraction) and must lie in [-1, 1]; for absolute strengths "
+                          "set editing.strength_units to vp or edm")
     _external_file("editing.checkpoint", cfg["checkpoint"])
     _external_file("editing.image_file", cfg["image_file"])
 

@@ -245,28 +245,7 @@ def test_table2_rules():
     assert r["verdict"] == C.REPRODUCED and "no interior minimum" in r["caveats"] and "d_intr 50" in r["measured"]
 
 
-# --- Fig 5 --------------------------------------------------------------------------------------------
-
-
-def editing(v_change=2.0, random_change=0.13, inside=True):
-    rows = []
-    for lam in (-6, -4, 0, 4, 6):
-        for d in ("v1", "v2", "v3", "random"):
-            ch = 0.0 if lam == 0 else abs(lam) / 6 * (random_change if d == "random" else v_change)
-            rows.append({"direction": d, "strength": lam, "l2_change": ch, "sigma_edit": 2.03,
-                         "edit_inside_train": inside})
-    return {"editing_distances": pd.DataFrame(rows)}
-
-
-def test_fig5_rules():
-    r = row_of(editing(), C.fig5)
-    assert r["verdict"] == C.REPRODUCED and "random 0.13" in r["measured"]
-    assert row_of(editing(v_change=0.2), C.fig5)["verdict"] == C.NOT_REPRODUCED
-    r = row_of(editing(inside=False), C.fig5)
-    assert r["verdict"] == C.REPRODUCED and "outside the trained range" in r["caveats"]
-    ev = editing()
-    ev["editing_distances"] = ev["editing_distances"].query("direction != 'random'")
-    assert row_of(ev, C.fig5)["verdict"] == C.NOT_TESTABLE
+# --- Fig 5: tests/test_claims_fig5.py ---------------------------------------------------------------
 
 
 # --- the whole report -----------------------------------------------------------------------------

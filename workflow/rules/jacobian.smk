@@ -213,13 +213,24 @@ rule plot_jacobian_molrg:
 
 # --- Fig 5: editing ---------------------------------------------------------------------------
 # The checkpoint (a configured path, possibly one this pipeline trains, else the dataset's
-# reference U-Net) and the image source (a configured image file, else the dataset's train.npz).
+# reference U-Net), the image source (a configured image file, else the dataset's train.npz) and the
+# dataset's classifier (rule realdata_classifier), whose labels before and after an edit are the
+# semantic test; absent only when the dataset is not defined (external checkpoint and image).
+EDIT_HAS_DATASET = EDIT["dataset"] in config["datasets"]
 EDIT_INPUTS = {
     "model": EDIT["checkpoint"] or f"results/realdata/{EDIT['dataset']}/unet/model.pt",
     **(
         {"image": EDIT["image_file"]}
         if EDIT["image_file"]
         else {"data": f"results/data/{EDIT['dataset']}/train.npz"}
+    ),
+    **(
+        {
+            "classifier": f"results/realdata/{EDIT['dataset']}/classifier/model.pt",
+            "classifier_metrics": f"results/realdata/{EDIT['dataset']}/classifier/metrics.json",
+        }
+        if EDIT_HAS_DATASET
+        else {}
     ),
 }
 
@@ -230,13 +241,15 @@ EDIT_NUMERIC = {
         "checkpoint_kind",
         "image_file",
         "image_size",
-        "image_index",
+        "num_images",
+        "image_indices",
         "edit_t",
         "strength_units",
         "train_sigma_mass",
         "ddim_steps",
         "t_min",
         "num_vectors",
+        "num_random",
         "strengths",
         "power_iters",
         "tol",
@@ -245,14 +258,21 @@ EDIT_NUMERIC = {
 
 
 rule editing:
-    """DDIM inversion to t = edit_t T, leading singular vectors of the Jacobian there, edits and
-    DDIM back; a random unit direction as the baseline."""
+    """For a seeded choice of training images: DDIM inversion to t = edit_t T, leading singular
+    vectors of the Jacobian there and seeded random unit directions, edits of the same lengths and
+    DDIM back; L2 change and the classifier's label before and after each edit."""
     input:
         **EDIT_INPUTS,
     output:
         npz="results/editing/edits.npz",
         table=report(
             "results/tables/editing_distances.csv",
+            caption="../report/editing_distances.rst",
+            category="Editing (Fig 5)",
+            subcategory="Tables",
+        ),
+        summary=report(
+            "results/tables/editing_summary.csv",
             caption="../report/editing_distances.rst",
             category="Editing (Fig 5)",
             subcategory="Tables",
@@ -274,7 +294,13 @@ rule editing:
         **EDIT_NUMERIC,
         seed=config["seed"],
         device=config["device"],
+        dataset=EDIT["dataset"],
         source_name=EDIT["checkpoint"] or EDIT["dataset"],
+        classifier_resolution=(
+            config["datasets"][EDIT["dataset"]]["resolution"]
+            if EDIT_HAS_DATASET
+            else None
+        ),
         batch_size=EDIT["batch_size"],
         provenance={
             **EDIT_NUMERIC,
@@ -288,6 +314,8 @@ rule editing:
 rule plot_fig5:
     input:
         npz="results/editing/edits.npz",
+        table="results/tables/editing_distances.csv",
+        summary="results/tables/editing_summary.csv",
     output:
         fig=report(
             f"results/figures/fig5_editing.{FIG_EXT}",
@@ -316,6 +344,7 @@ FINAL_OUTPUTS.extend(
         "results/tables/jacobian_molrg_rank.csv",
         f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
         "results/tables/editing_distances.csv",
+        "results/tables/editing_summary.csv",
         f"results/figures/fig5_editing.{FIG_EXT}",
     ]
 )
