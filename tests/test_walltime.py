@@ -138,3 +138,26 @@ def test_sigterm_saves_checkpoint_and_restores_the_handler(tmp_path):
     assert train_denoiser(data, cfg, NET, out)["resumed"]
     train_denoiser(data, cfg, NET, tmp_path / "a" / "model.pt")
     assert _equal(_weights(tmp_path / "a" / "model.pt"), _weights(out))
+
+
+def test_stacked_training_stops_on_budget_and_resumes(tmp_path):
+    from molrg.stacked import StackCell, train_stack
+
+    g = torch.Generator().manual_seed(0)
+    datas = [torch.randn(n, 3, 4, 4, generator=g) * 0.4 for n in (8, 12)]
+    cfg = TrainConfig(iterations=6, batch_size=8, checkpoint_every=100, lr=2e-3)
+    net = dict(NET, dropout=0.0)
+
+    def run(tag, **kw):
+        cells = [StackCell(f"c{i}", d, 10 + i, tmp_path / f"{tag}{i}" / "model.pt") for i, d in enumerate(datas)]
+        train_stack(cells, cfg, net, checkpoint_path=tmp_path / f"{tag}_ck.pt", **kw)
+        return [c.out_path for c in cells]
+
+    ref = run("a")
+    with pytest.raises(TimeLimitReached, match="stopped at step 4/6"):
+        run("b", budget=StepBudget(4))
+    assert torch.load(tmp_path / "b_ck.pt")["step"] == 4 and not (tmp_path / "b0" / "model.pt").exists()
+    out = run("b")
+    for a, b in zip(ref, out):  # float tolerance for vmapped kernels, as tests/test_stacked.py
+        wa, wb = _weights(a), _weights(b)
+        assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-4
