@@ -108,10 +108,13 @@ class JobBudget:
         self._previous = {}
 
     @classmethod
-    def from_environment(cls, environ=None, run=subprocess.run, clock=time.monotonic) -> "JobBudget":
-        """MOLRG_TIME_BUDGET_S if set, else the SLURM job's time left, else unlimited. The margin
-        kept free for writing a checkpoint and exiting: 5 % of the time left, between 15 s and 10 min
-        (the caller adds its measured step and save times)."""
+    def from_environment(cls, environ=None, run=subprocess.run, clock=time.monotonic,
+                         request_min: float | None = None) -> "JobBudget":
+        """MOLRG_TIME_BUDGET_S if set, else the SLURM job's time left, else unlimited. Inside SLURM,
+        `request_min` (the rule's own `runtime` request, minutes) bounds it too: a member of a group
+        job then leaves the job's later members the time Snakemake asked for them. The margin kept
+        free for writing a checkpoint and exiting: 5 % of the time, between 15 s and 10 min (the
+        caller adds its measured step and save times)."""
         env = environ if environ is not None else os.environ
         raw = env.get("MOLRG_TIME_BUDGET_S", "").strip()
         if raw:
@@ -119,6 +122,10 @@ class JobBudget:
         left = slurm_seconds_left(env, run)
         if left is None:
             return cls(None, source="none", clock=clock)
+        if request_min is not None and float(request_min) > 0 and float(request_min) * 60 < left:
+            left = float(request_min) * 60
+            return cls(left, margin_s=min(600.0, max(15.0, 0.05 * left)),
+                       source=f"this job's runtime request in SLURM job {env.get('SLURM_JOB_ID', '?')}", clock=clock)
         margin = min(600.0, max(15.0, 0.05 * left))
         return cls(left, margin_s=margin, source=f"SLURM job {env.get('SLURM_JOB_ID', '?')}", clock=clock)
 

@@ -161,3 +161,15 @@ def test_stacked_training_stops_on_budget_and_resumes(tmp_path):
     for a, b in zip(ref, out):  # float tolerance for vmapped kernels, as tests/test_stacked.py
         wa, wb = _weights(a), _weights(b)
         assert max((wa[k] - wb[k]).abs().max().item() for k in wa) <= 1e-4
+
+
+def test_own_runtime_request_bounds_the_budget_inside_slurm():
+    clock = Clock()
+    env = {"SLURM_JOB_ID": "4"}
+    # a group job of 4 h; this member asked for 60 min: it leaves the rest to later members
+    b = JobBudget.from_environment(env, FakeRun("4:00:00"), clock, request_min=60)
+    assert b.remaining() == 3600 and "runtime request" in b.source
+    # a single job's own limit is the smaller one
+    assert JobBudget.from_environment(env, FakeRun("30:00"), clock, request_min=60).remaining() == 1800
+    # outside SLURM the request does not limit a run
+    assert JobBudget.from_environment({}, FakeRun(), clock, request_min=60).remaining() is None
