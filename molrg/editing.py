@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from .progress import progress
+
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, object], Tensor]
 
@@ -186,7 +188,8 @@ def edit_grid(
     starts = edit_starts(x_t, directions, strengths, float(sigmas[-1]), units)
     m, L = starts.shape[:2]
     starts = starts.reshape(m * L, *shape)
-    out = torch.cat([ddim_generate(denoiser, b, sigmas) for b in starts.split(batch_size)])
+    batches = starts.split(batch_size)
+    out = torch.cat([ddim_generate(denoiser, b, sigmas) for b in progress(batches, "editing", unit="batches")])
     return out.reshape(m, L, *shape)
 
 
