@@ -120,7 +120,7 @@ def _lm_batch(u, y, w, theta0, p_fixed, lo, hi, max_iter=DEFAULT_MAX_ITER):
     k = theta.shape[1]
     eye = np.eye(k)
     active = np.ones(len(theta), bool)
-    for _ in progress(range(max_iter), f"{len(theta)} sigmoid fits (at most)", unit="LM iterations"):
+    for _ in progress(range(max_iter), f"{len(theta)} sigmoid fits (ends early once converged)", unit="LM iterations"):
         if not active.any():
             break
         idx = np.flatnonzero(active)
