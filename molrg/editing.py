@@ -127,7 +127,8 @@ def leading_singular_vectors(
     g = torch.randn(n, k, generator=generator, dtype=torch.float64).to(x0)
     V = torch.linalg.qr(g).Q.T  # (k, n), orthonormal rows
     used = 0
-    for used in range(1, iters + 1):
+    for used in progress(range(1, iters + 1), f"subspace iteration for {k} singular vectors (ends early once converged)",
+                         unit="iterations"):
         V_new = torch.linalg.qr(Jt_mul(J_mul(V)).T).Q.T
         moved = torch.linalg.matrix_norm(V_new.T @ V_new - V.T @ V) / math.sqrt(2 * k)
         V = V_new
