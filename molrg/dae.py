@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .mixture import MoLRG, posterior_mean
+from .progress import progress
 
 Tensor = torch.Tensor
 
@@ -286,7 +287,7 @@ def train_dae(module: nn.Module, X: Tensor, counts: Tensor, settings: TrainSetti
     rows = torch.arange(P, device=dev).unsqueeze(-1)
     history = torch.empty(settings.iterations, P, dtype=dt)
     b = settings.batch
-    for it in range(settings.iterations):
+    for it in progress(range(settings.iterations), f"DAE training of {P} problems", unit="steps"):
         for group in opt.param_groups:
             group["lr"] = settings.lr * lr_factor(settings.lr_decay, it, settings.iterations)
         u = torch.rand(P, b, generator=generator, device=dev, dtype=dt)

@@ -28,6 +28,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from .progress import progress
+
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, object], Tensor]
 
@@ -129,7 +131,8 @@ def leading_singular_vectors(
     g = torch.randn(n, k, generator=generator, dtype=torch.float64).to(x0)
     V = torch.linalg.qr(g).Q.T  # (k, n), orthonormal rows
     used = 0
-    for used in range(1, iters + 1):
+    for used in progress(range(1, iters + 1), f"subspace iteration for {k} singular vectors (ends early once converged)",
+                         unit="iterations"):
         V_new = torch.linalg.qr(Jt_mul(J_mul(V)).T).Q.T
         moved = torch.linalg.matrix_norm(V_new.T @ V_new - V.T @ V) / math.sqrt(2 * k)
         V = V_new
@@ -193,7 +196,8 @@ def generate_batched(denoiser: Denoiser, starts: Tensor, sigmas: Tensor, batch_s
     batches are independent; the size changes memory and speed only)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return torch.cat([ddim_generate(denoiser, b, sigmas) for b in starts.split(batch_size)])
+    return torch.cat([ddim_generate(denoiser, b, sigmas)
+                      for b in progress(starts.split(batch_size), "editing", unit="batches")])
 
 
 def edit_grid(

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from molrg.progress import progress
 from molrg.sampler import heun_sample
 
 Tensor = torch.Tensor
@@ -146,7 +147,7 @@ def rank_along_trajectory(
     others = dict(others or {})
     ranks, svals = [], []
     other_ranks: dict[str, list] = {name: [] for name in others}
-    for i in wanted:
+    for i in progress(wanted, "Jacobians along the trajectory", unit="steps"):
         x, s = trajectory[i]
         sv = singular_values(jacobian(denoiser, x, s, chunk_size))
         ranks.append(numerical_rank(sv, eta).cpu().numpy())

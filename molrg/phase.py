@@ -24,6 +24,7 @@ import torch
 from . import dae as dae_mod
 from . import subspace
 from .mixture import haar_orthogonal, orthogonal_bases, sample_balanced
+from .progress import progress
 from .runtime import derive_seed
 
 Tensor = torch.Tensor
@@ -138,7 +139,7 @@ def closed_form_grid(grid: Grid, seed: int, scoring: Scoring = Scoring(), kss: K
     """The closed-form table of one grid: one row per (d, N_k, trial)."""
     T, d_max = grid.trials, max(grid.d_values)
     frames = []
-    for N_k in grid.Nk_values:
+    for N_k in progress(grid.Nk_values, f"closed-form grid K={grid.K}", unit="N_k values"):
         cells = [make_cell(grid, d, N_k, seed) for d in grid.d_values]
         X = torch.cat([X for _, X in cells])
         U_true = torch.cat([_pad_columns(U, d_max) for U, _ in cells])

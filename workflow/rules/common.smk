@@ -28,6 +28,13 @@ from molrg.config_checks import check_config  # noqa: E402
 
 check_config(config)  # cross-field checks JSON schema cannot express (e.g. K*d <= n)
 
+from molrg.walltime import capped_runtime, max_runtime_minutes  # noqa: E402
+
+# Training jobs resume from their checkpoint, so they ask a cluster for at most the per-job cap
+# (env MOLRG_SLURM_MAX_RUNTIME, minutes, default 24 h) and continue across retries; checked here
+# so that a bad value stops the run at start, naming the variable.
+max_runtime_minutes()
+
 RESULTS = "results"
 ENVS = "../../envs"
 

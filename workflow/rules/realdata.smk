@@ -246,7 +246,7 @@ rule realdata_unet:
     resources:
         gpu=RD_TRAIN["gpu"],
         mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
+        runtime=lambda wc, attempt: capped_runtime(RD_TRAIN["runtime"] * attempt),
     params:
         unet=RD["unet"],
         convergence=RD["unet_convergence"],
@@ -402,7 +402,7 @@ rule realdata_gl_train:
     resources:
         gpu=RD_TRAIN["gpu"],
         mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
+        runtime=lambda wc, attempt: capped_runtime(RD_TRAIN["runtime"] * attempt),
     params:
         unet=lambda w: {
             **RD["gl_unet"],

@@ -10,6 +10,7 @@ import torch
 from molrg.datasets import load_prepared, subset
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.training import TrainConfig, train_denoiser
+from molrg.walltime import JobBudget
 
 log = setup_logging(snakemake.log[0], "realdata_train")
 set_threads(snakemake.threads)
@@ -34,7 +35,8 @@ if conv is not None:
     monitor = HeldoutMonitor(evalset, conv["every"], conv["window"], conv["threshold"], sigma_data=cfg.sigma_data,
                              stop_early=conv["stop_early"], log=log)
 summary = train_denoiser(torch.from_numpy(x), cfg, net_kwargs, snakemake.output.model,
-                         device=select_device(p.device), cell=cell, log=log, monitor=monitor)
+                         device=select_device(p.device), cell=cell, log=log, monitor=monitor,
+                         budget=JobBudget.from_environment(request_min=snakemake.resources.runtime))
 log.info("cell %s: %s", cell, summary)
 if monitor is not None:
     out = {"dataset": w.dataset, "criterion": monitor.criterion(), "value": monitor.improvement(),
