@@ -24,7 +24,11 @@ THEORY_CF = {
 }
 THEORY_DAE = {
     name[1:]: {
-        **{k: v for k, v in THEORY["dae"].items() if k not in ("grid", "resources", "restarts")},
+        **{
+            k: v
+            for k, v in THEORY["dae"].items()
+            if k not in ("grid", "resources", "restarts")
+        },
         "grid": cells,
     }
     for name, cells in THEORY["dae"]["grid"].items()
@@ -34,7 +38,15 @@ THEORY_RESTARTS = {
         **{
             k: v
             for k, v in THEORY["dae"].items()
-            if k not in ("grid", "resources", "restarts", "init_single", "init_mixture", "init_perturbation")
+            if k
+            not in (
+                "grid",
+                "resources",
+                "restarts",
+                "init_single",
+                "init_mixture",
+                "init_perturbation",
+            )
         },
         "count": THEORY["dae"]["restarts"]["count"],
         "grid": cells,
@@ -42,7 +54,11 @@ THEORY_RESTARTS = {
     for name, cells in THEORY["dae"]["restarts"]["grid"].items()
 }
 THEORY_CF_METHODS = ("closed_form", "closed_form_noiseless")
-THEORY_DAE_METHODS = {1: ("dae",), 2: ("dae", "dae_restarts", "dae_random"), 3: ("dae", "dae_restarts", "dae_random")}
+THEORY_DAE_METHODS = {
+    1: ("dae",),
+    2: ("dae", "dae_restarts", "dae_random"),
+    3: ("dae", "dae_restarts", "dae_random"),
+}
 # figure name -> {method: table}, in panel order
 THEORY_TABLES = {
     name: {
@@ -52,18 +68,18 @@ THEORY_TABLES = {
     for name, K in THEORY_FIGURES.items()
 }
 
-
-def theory_data(wildcards):
-    """The noise-free grid is the same draw without the noise (noise_std 0)."""
-    if wildcards.method == "closed_form_noiseless":
-        return {**THEORY_DATA, "noise_std": 0.0}
-    return THEORY_DATA
+# the data settings per closed-form method: the noise-free grid is the same draw without the noise
+THEORY_CF_DATA = {
+    "closed_form": THEORY_DATA,
+    "closed_form_noiseless": {**THEORY_DATA, "noise_std": 0.0},
+}
 
 
 rule theory_closed_form:
     """Closed-form recovery over the (d, N_k) grid of one K: PCA by SVD (K = 1) or K-subspaces
     with spectral initialisation (K > 1); trials and cells batched as tensors. Method closed_form
-    draws the data with noise theory.noise_std, closed_form_noiseless the same draws without it."""
+    draws the data with noise theory.noise_std, closed_form_noiseless the same draws without it.
+    """
     output:
         table=report(
             f"{RESULTS}/theory/K{{K}}_{{method}}.csv",
@@ -88,7 +104,7 @@ rule theory_closed_form:
         runtime=THEORY["closed_form"]["resources"]["runtime"],
     params:
         seed=config["seed"],
-        data=theory_data,
+        data=lambda wildcards: THEORY_CF_DATA[wildcards.method],
         closed_form=lambda wildcards: THEORY_CF[wildcards.K],
     script:
         "../scripts/theory_closed_form.py"
