@@ -14,9 +14,11 @@ class ConfigError(ValueError):
 def _theory(cfg: dict) -> None:
     """Grid ranges are non-empty and every grid fits: K * d_max <= n (orthogonal bases, spec §1.4)."""
     n = cfg["n"]
-    for method in ("closed_form", "dae"):
-        for name, cell in cfg[method]["grid"].items():
-            key = f"theory.{method}.grid.{name}"
+    grids = [(f"theory.{method}.grid", cfg[method]["grid"]) for method in ("closed_form", "dae")]
+    grids.append(("theory.dae.restarts.grid", cfg["dae"]["restarts"]["grid"]))
+    for prefix, grid in grids:
+        for name, cell in grid.items():
+            key = f"{prefix}.{name}"
             K = int(name[1:])
             for lo, hi in (("d_min", "d_max"), ("N_k_min", "N_k_max")):
                 if cell[lo] > cell[hi]:

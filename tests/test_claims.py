@@ -253,13 +253,13 @@ def test_table2_rules():
 
 def test_missing_evidence_gives_a_not_testable_row_per_claim():
     rows = C.evaluate({})
-    assert len(rows) == len(C.CLAIMS) == 13
+    assert len(rows) == len(C.CLAIMS) == 20  # 13 theory rows (5 methods for K = 2, 3; 3 for K = 1) + 7
     assert (rows.verdict == C.NOT_TESTABLE).all() and rows.reason.str.startswith("missing evidence").all()
     # garbage tables never raise either
     junk = {name: pd.DataFrame({"x": ["a", "b"]}) for name in C.EVIDENCE}
     assert (C.evaluate(junk).verdict == C.NOT_TESTABLE).all()
     md = C.to_markdown(rows)
-    assert md.count("\n| ") == 14 and "13 not testable" in md and "| fails_if |" in md
+    assert md.count("\n| ") == 21 and "20 not testable" in md and "| fails_if |" in md
 
 
 def test_load_evidence_skips_absent_and_empty_files(tmp_path):
