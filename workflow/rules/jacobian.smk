@@ -160,6 +160,39 @@ rule jacobian_molrg:
         "../scripts/jacobian_molrg.py"
 
 
+rule rank_rule_calibration:
+    """The rank rule's reading against the truth on models of known rank: the closed-form MoLRG
+    (d at small sigma, K*d at large sigma) and the U-Nets trained on it, and each dataset's
+    closed-form MoLRG at its U-Net's states (docs/jacobian.md)."""
+    input:
+        molrg="results/tables/jacobian_molrg_rank.csv",
+        ranks="results/tables/jacobian_rank.csv",
+    output:
+        table=report(
+            "results/tables/rank_rule_calibration.csv",
+            caption="../report/jacobian_molrg.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="MoLRG ground-truth check",
+        ),
+    log:
+        "results/logs/rank_rule_calibration/rank_rule_calibration.log",
+    benchmark:
+        "results/benchmarks/rank_rule_calibration/rank_rule_calibration.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        seed=config["seed"],
+        eta=JAC["eta"],
+        real_molrg={
+            ds: {k: config["realdata"]["molrg"][ds][k] for k in ("K", "d")}
+            for ds in JAC["datasets"]
+            if ds in config["realdata"]["molrg"]
+        },
+    script:
+        "../scripts/jacobian_calibration.py"
+
+
 rule plot_fig7:
     input:
         ranks="results/tables/jacobian_rank.csv",
@@ -314,6 +347,7 @@ FINAL_OUTPUTS.extend(
         "results/tables/table2_intrinsic_dimension.csv",
         f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
         "results/tables/jacobian_molrg_rank.csv",
+        "results/tables/rank_rule_calibration.csv",
         f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
         "results/tables/editing_distances.csv",
         f"results/figures/fig5_editing.{FIG_EXT}",
