@@ -395,10 +395,6 @@ def table2_row(dataset: str, n: int, steps, sigmas, ranks, fixed_sigma: float, t
 # --------------------------------------------------------------------------------------------
 # Calibration of the rank rule on a model of known rank
 # --------------------------------------------------------------------------------------------
-OVERREAD_MAX = 1.5  # the rule "over-reads" where its reading exceeds the truth by more than this
-#                     factor (fixed before any calibration result; a caveat of Table 2, not a gate)
-
-
 def energy_fraction(s, r) -> np.ndarray:
     """The share of the Jacobian's energy sum_i s_i^2 held by its r largest singular values (batched
     over the leading axes of s): what the rank rule compares with eta^2."""
