@@ -367,7 +367,7 @@ def table2_row(dataset: str, n: int, steps, sigmas, ranks, fixed_sigma: float, t
     inside = bool(lo <= u["sigma_min"] <= hi)
     caveat = "" if inside else (f"minimum at sigma {u['sigma_min']:.4g} (95 % CI [{u['sigma_min_ci_lo']:.3g}, "
                                 f"{u['sigma_min_ci_hi']:.3g}]) outside the trained range [{lo:.3g}, {hi:.3g}]: "
-                                f"above {train_sigma_quantile(train_config, u['sigma_min']):.4f} of the training noise draws")
+                                f"training-noise quantile {train_sigma_quantile(train_config, u['sigma_min']):.6g}")
     return {
         "dataset": dataset, "n": int(n),
         "step_min": int(step_of[u["sigma_min"]]), "sigma_min": u["sigma_min"], "d_intr_min": u["d_intr"],

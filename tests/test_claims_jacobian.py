@@ -84,6 +84,8 @@ def test_fig7_minimum_outside_the_trained_range_is_a_caveat_and_keeps_the_verdic
 def test_fig7_two_noises_have_no_power_and_missing_columns_are_not_testable():
     r = row(table2_ev(curve_ranks(u_curve(1.0), noises=2)), C.fig7)
     assert r["verdict"] == C.NO_POWER and "noise" in r["reason"]
+    r = row(table2_ev(curve_ranks(u_curve(1.0, floor=40.0), noises=2)), C.table2)  # d/n 0.6, but 2 noises
+    assert r["verdict"] == C.NO_POWER and "d_intr 4" in r["measured"]
     old = pd.DataFrame({"dataset": ["a"], "n": [64], "d_intr_min": [10], "valid": [True], "reason": [""]})
     assert row({"table2_intrinsic_dimension": old}, C.fig7)["verdict"] == C.NOT_TESTABLE
 
