@@ -63,7 +63,7 @@ rule jacobian_rank:
 
 rule jacobian_tables:
     """The tidy rank table of all datasets, noises and models (unet | gaussian | molrg), and
-    Table 2 with its validity check (contract in DEVELOPING.md)."""
+    Table 2 with the U-shape test of the rank curve (contract in DEVELOPING.md)."""
     input:
         npz=expand(
             "results/jacobian/{dataset}/noise{noise}.npz",
@@ -170,7 +170,7 @@ rule rank_rule_calibration:
     output:
         table=report(
             "results/tables/rank_rule_calibration.csv",
-            caption="../report/jacobian_molrg.rst",
+            caption="../report/rank_rule_calibration.rst",
             category="Jacobian (Fig 7, Table 2)",
             subcategory="MoLRG ground-truth check",
         ),
