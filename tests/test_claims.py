@@ -193,56 +193,7 @@ def test_fig1_class_agreement_rules():
     assert r["verdict"] == C.REPRODUCED and "not converged" in r["caveats"]
 
 
-# --- Fig 7 / Table 2 ----------------------------------------------------------------------------------
-
-SIGMAS = np.array([0.002, 0.02, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 80.0])
-
-
-def rank_evidence(curve, lo=0.03, hi=3.2, closed=None):
-    rows = [{"dataset": "mnist", "model": "unet", "noise": k, "sigma": s, "rank_ratio": v + 0.001 * k, "n": 256}
-            for k in range(3) for s, v in zip(SIGMAS, curve)]
-    for model, c in (closed or {}).items():
-        rows += [{"dataset": "mnist", "model": model, "noise": 0, "sigma": s, "rank_ratio": v, "n": 256}
-                 for s, v in zip(SIGMAS, c)]
-    t2 = pd.DataFrame({"dataset": ["mnist"], "n": [256], "d_intr_min": [40], "sigma_train_lo": [lo],
-                       "sigma_train_hi": [hi], "valid": [True], "reason": [""], "interior_minimum": [True]})
-    return {"jacobian_rank": pd.DataFrame(rows), "table2_intrinsic_dimension": t2}
-
-
-U_CURVE = [0.98, 0.9, 0.6, 0.3, 0.15, 0.25, 0.5, 0.8, 0.9]  # minimum at sigma = 1
-
-
-def test_fig7_u_shape_rules():
-    falling = list(np.linspace(0.98, 0.05, len(SIGMAS)))  # rank falls as sigma grows: no interior minimum
-    ev = rank_evidence(U_CURVE, closed={"gaussian": falling, "molrg": falling})
-    r = row_of(ev, C.fig7)
-    assert r["verdict"] == C.REPRODUCED and "gaussian: min" in r["measured"]
-    r = row_of(rank_evidence(falling), C.fig7)
-    assert r["verdict"] == C.NOT_REPRODUCED and "no interior minimum" in r["reason"]
-    shallow = [0.98, 0.9, 0.6, 0.3, 0.15, 0.17, 0.18, 0.19, 0.19]  # rise of 0.04 < U_DEPTH_MIN above
-    assert row_of(rank_evidence(shallow), C.fig7)["verdict"] == C.NOT_REPRODUCED
-    r = row_of(rank_evidence(U_CURVE, lo=2.0, hi=100.0), C.fig7)  # minimum below the trained range
-    assert r["verdict"] == C.REPRODUCED and "outside the trained range" in r["caveats"]
-    ev = rank_evidence(U_CURVE)
-    ev["jacobian_rank"] = ev["jacobian_rank"].drop(columns="model")
-    assert row_of(ev, C.fig7)["verdict"] == C.NOT_TESTABLE
-
-
-def test_rank_curve_shape_numbers():
-    s = C.rank_curve_shape(SIGMAS, U_CURVE)
-    assert s["sigma_min"] == 1.0 and s["interior"] and s["u_shaped"]
-    assert s["rise_low_sigma"] == pytest.approx(0.98 - 0.15) and s["rise_high_sigma"] == pytest.approx(0.9 - 0.15)
-
-
-def test_table2_rules():
-    t2 = pd.DataFrame({"dataset": ["a", "b"], "n": [256, 256], "d_intr_min": [30, 50], "valid": [True, True],
-                       "reason": ["", ""]})
-    assert row_of({"table2_intrinsic_dimension": t2}, C.table2)["verdict"] == C.REPRODUCED
-    big = t2.assign(d_intr_min=[30, 200])
-    assert row_of({"table2_intrinsic_dimension": big}, C.table2)["verdict"] == C.NOT_REPRODUCED
-    bad = t2.assign(valid=[True, False], reason=["", "no interior minimum"])
-    r = row_of({"table2_intrinsic_dimension": bad}, C.table2)
-    assert r["verdict"] == C.REPRODUCED and "no interior minimum" in r["caveats"] and "d_intr 50" in r["measured"]
+# --- Fig 7 / Table 2: tests/test_claims_jacobian.py ---------------------------------------------------
 
 
 # --- Fig 5: tests/test_claims_fig5.py ---------------------------------------------------------------

@@ -63,7 +63,7 @@ rule jacobian_rank:
 
 rule jacobian_tables:
     """The tidy rank table of all datasets, noises and models (unet | gaussian | molrg), and
-    Table 2 with its validity check (contract in DEVELOPING.md)."""
+    Table 2 with the U-shape test of the rank curve (contract in DEVELOPING.md)."""
     input:
         npz=expand(
             "results/jacobian/{dataset}/noise{noise}.npz",
@@ -158,6 +158,39 @@ rule jacobian_molrg:
         },
     script:
         "../scripts/jacobian_molrg.py"
+
+
+rule rank_rule_calibration:
+    """The rank rule's reading against the truth on models of known rank: the closed-form MoLRG
+    (d at small sigma, K*d at large sigma) and the U-Nets trained on it, and each dataset's
+    closed-form MoLRG at its U-Net's states (docs/jacobian.md)."""
+    input:
+        molrg="results/tables/jacobian_molrg_rank.csv",
+        ranks="results/tables/jacobian_rank.csv",
+    output:
+        table=report(
+            "results/tables/rank_rule_calibration.csv",
+            caption="../report/rank_rule_calibration.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="MoLRG ground-truth check",
+        ),
+    log:
+        "results/logs/rank_rule_calibration/rank_rule_calibration.log",
+    benchmark:
+        "results/benchmarks/rank_rule_calibration/rank_rule_calibration.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        seed=config["seed"],
+        eta=JAC["eta"],
+        real_molrg={
+            ds: {k: config["realdata"]["molrg"][ds][k] for k in ("K", "d")}
+            for ds in JAC["datasets"]
+            if ds in config["realdata"]["molrg"]
+        },
+    script:
+        "../scripts/jacobian_calibration.py"
 
 
 rule plot_fig7:
@@ -342,6 +375,7 @@ FINAL_OUTPUTS.extend(
         "results/tables/table2_intrinsic_dimension.csv",
         f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
         "results/tables/jacobian_molrg_rank.csv",
+        "results/tables/rank_rule_calibration.csv",
         f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
         "results/tables/editing_distances.csv",
         "results/tables/editing_summary.csv",
