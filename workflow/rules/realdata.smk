@@ -246,7 +246,10 @@ rule realdata_unet:
     output:
         model="results/realdata/{dataset}/unet/model.pt",
         convergence="results/realdata/{dataset}/unet/convergence.json",
-        back=[f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt" for m in RD_UNET_BACK],
+        back=[
+            f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt"
+            for m in RD_UNET_BACK
+        ],
     log:
         "results/logs/realdata_unet/{dataset}.log",
     benchmark:
@@ -722,6 +725,7 @@ FINAL_OUTPUTS.extend(
             "results/tables/table1_eq8_distance.csv",
             "results/tables/table1_eq8_distance.md",
             "results/tables/reference_unet_convergence.csv",
+            "results/tables/table1_checkpoint_stability.csv",
             f"results/figures/fig1_samples.{RD_FIG_EXT}",
         ]
         if RD_TABLE1
