@@ -116,6 +116,7 @@ REALDATA_TARGETS = [
     "results/tables/table1_eq8_distance.csv",
     "results/tables/table1_eq8_distance.md",
     "results/tables/reference_unet_convergence.csv",
+    "results/tables/table1_checkpoint_stability.csv",
     "results/tables/real_gl_scores.csv",
     "results/tables/real_sigmoid_fit.csv",
     "results/tables/fid.csv",
@@ -148,6 +149,13 @@ def test_realdata_rules_on_digits(tiny_run):
     conv = pd.read_csv(res / "tables/reference_unet_convergence.csv")
     assert conv.dataset.tolist() == ["digits"] and conv.steps.iloc[0] in (2, 4)
     assert conv.converged.dtype == bool and (conv.threshold == 0.01).all() and "held-out" in conv.criterion.iloc[0]
+    # the kept checkpoints (tiny: 2, spacing 2): the final model (step 4) and the EMA weights of step 2,
+    # each unit's gap at both, the final's change 0 (the monitor cannot stop before step 3)
+    st = pd.read_csv(res / "tables/table1_checkpoint_stability.csv")
+    assert conv.steps.iloc[0] == 4 and len(st) == 6 and set(st.unit) == {"l2", "l2sq", "class_agreement"}
+    assert sorted(zip(st.checkpoint, st.step))[::3] == [("unet", 4), ("unet_back1", 2)]
+    assert (st[st.checkpoint == "unet"].dgap == 0).all() and (st.n_pairs == 16).all() and np.isfinite(st.gap).all()
+    assert "Checkpoint stability" in md
     print("\ntiny digits Table 1 (4-step U-Net, not meaningful):\n" + t1[["model", "eq8_mean", "eq8_sem"]].to_string())
 
     gl = pd.read_csv(res / "tables/real_gl_scores.csv")
