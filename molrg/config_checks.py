@@ -86,6 +86,16 @@ def _realdata(cfg: dict, full: dict) -> None:
             if data[name]["resolution"] % 2 ** (levels - 1):
                 raise ConfigError(f"realdata.{unet_key}.channel_mult has {levels} levels, so the resolution must be "
                                   f"divisible by {2 ** (levels - 1)}; datasets.{name}.resolution = {data[name]['resolution']}")
+    conv, iters = cfg["unet_convergence"], cfg["unet"]["iterations"]
+    if conv["checkpoint_spacing"] % conv["every"]:
+        raise ConfigError(f"realdata.unet_convergence.checkpoint_spacing = {conv['checkpoint_spacing']} must be a "
+                          f"multiple of realdata.unet_convergence.every = {conv['every']} (the kept EMA weights are "
+                          f"taken at held-out evaluations)")
+    if iters <= (conv["checkpoints"] - 1) * conv["checkpoint_spacing"]:
+        raise ConfigError(f"realdata.unet.iterations = {iters} leaves no room for "
+                          f"realdata.unet_convergence.checkpoints = {conv['checkpoints']} kept checkpoints "
+                          f"{conv['checkpoint_spacing']} steps apart: raise iterations above "
+                          f"{(conv['checkpoints'] - 1) * conv['checkpoint_spacing']} or lower checkpoints/checkpoint_spacing")
     gl = cfg["gl"]
     for name in cfg["gl_datasets"]:
         cap = data[name]["max_train"]

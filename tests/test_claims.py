@@ -154,43 +154,7 @@ def test_fig4_right_rules():
     assert r["verdict"] == C.REPRODUCED and "not from Table 2" in r["caveats"]
 
 
-# --- Table 1 / Fig 1 ----------------------------------------------------------------------------------
-
-
-def table1_evidence(molrg_l2=2.0, gauss_l2=4.0, agree_m=0.9, agree_g=0.5, converged=True):
-    rows = []
-    for ds in ("fashion_mnist", "mnist"):
-        for model, l2, agree in (("gaussian", gauss_l2, agree_g), ("molrg", molrg_l2, agree_m)):
-            rows.append({"dataset": ds, "model": model, "eq8_l2": l2, "eq8_l2_se": 0.05, "eq8_l2sq": l2**2,
-                         "eq8_l2sq_se": 0.2, "class_agreement": agree, "n_pairs": 500})
-    conv = pd.DataFrame({"dataset": ["fashion_mnist", "mnist"], "criterion": "relative loss change",
-                         "value": [0.01, 0.02], "threshold": 0.05, "converged": converged, "steps": 3000})
-    return {"table1_eq8_distance": pd.DataFrame(rows), "reference_unet_convergence": conv}
-
-
-def test_table1_ordering_rules():
-    assert row_of(table1_evidence(), C.table1)["verdict"] == C.REPRODUCED
-    r = row_of(table1_evidence(molrg_l2=5.09, gauss_l2=4.98), C.table1)  # the inverted default-run ordering
-    assert r["verdict"] == C.NOT_REPRODUCED and "inverted" in r["reason"]
-    r = row_of(table1_evidence(molrg_l2=4.0, gauss_l2=4.05), C.table1)  # within 2 SE
-    assert r["verdict"] == C.NOT_REPRODUCED
-    r = row_of(table1_evidence(converged=False), C.table1)  # numbers and verdict kept, caveat beside them
-    assert r["verdict"] == C.REPRODUCED and "not converged" in r["caveats"] and "MoLRG 2 " in r["measured"]
-    ev = table1_evidence()
-    del ev["reference_unet_convergence"]
-    r = row_of(ev, C.table1)
-    assert r["verdict"] == C.NOT_TESTABLE and "reference_unet_convergence" in r["reason"]
-    ev = table1_evidence()
-    ev["table1_eq8_distance"] = ev["table1_eq8_distance"].drop(columns=["eq8_l2sq", "eq8_l2sq_se"])
-    assert row_of(ev, C.table1)["verdict"] == C.NOT_TESTABLE
-
-
-def test_fig1_class_agreement_rules():
-    assert row_of(table1_evidence(), C.fig1)["verdict"] == C.REPRODUCED
-    assert row_of(table1_evidence(agree_m=0.52, agree_g=0.5), C.fig1)["verdict"] == C.NOT_REPRODUCED
-    assert row_of(table1_evidence(agree_m=0.3, agree_g=0.5), C.fig1)["verdict"] == C.NOT_REPRODUCED
-    r = row_of(table1_evidence(converged=False), C.fig1)
-    assert r["verdict"] == C.REPRODUCED and "not converged" in r["caveats"]
+# --- Table 1 / Fig 1: tests/test_claims_table1.py -------------------------------------------------
 
 
 # --- Fig 7 / Table 2: tests/test_claims_jacobian.py ---------------------------------------------------
