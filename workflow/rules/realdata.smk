@@ -237,7 +237,8 @@ rule realdata_classifier:
 rule realdata_unet:
     """The reference U-Net of a dataset (EDM preconditioning; Table 1, Fig 1, FID, Jacobians, edits);
     stops when its held-out loss meets realdata.unet_convergence (else at unet.iterations); keeps the
-    EMA weights of its last checkpoints (unet_convergence.checkpoints, checkpoint_spacing)
+    EMA weights of its last checkpoints (unet_convergence.checkpoints, checkpoint_spacing), one
+    named output each (unet_back1, ...): the output cache stores single files, not lists
     """
     input:
         train="results/data/{dataset}/train.npz",
@@ -246,10 +247,7 @@ rule realdata_unet:
     output:
         model="results/realdata/{dataset}/unet/model.pt",
         convergence="results/realdata/{dataset}/unet/convergence.json",
-        back=[
-            f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt"
-            for m in RD_UNET_BACK
-        ],
+        **{m: f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt" for m in RD_UNET_BACK},
     log:
         "results/logs/realdata_unet/{dataset}.log",
     benchmark:
@@ -269,6 +267,7 @@ rule realdata_unet:
         unet=RD["unet"],
         convergence=RD["unet_convergence"],
         N=None,
+        back=RD_UNET_BACK,
         purpose="realdata_unet",
         seed=config["seed"],
         device=config["device"],

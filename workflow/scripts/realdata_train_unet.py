@@ -3,7 +3,8 @@ realdata_gl_train), with issue #3's resumable training loop (molrg.training). Wi
 param (rule realdata_unet) the EMA model's held-out loss is monitored (molrg.convergence), training
 stops once the criterion holds, and the history and verdict go to output `convergence`; the EMA
 weights at the last `checkpoints` - 1 multiples of `checkpoint_spacing` before the final step go to
-outputs `back` (same file format as `model`), the evidence of Table 1's checkpoint-stability check."""
+the outputs named in param `back` (same file format as `model`), the evidence of Table 1's
+checkpoint-stability check."""
 import json
 
 import numpy as np
@@ -44,9 +45,10 @@ log.info("cell %s: %s", cell, summary)
 if monitor is not None:
     final = torch.load(snakemake.output.model, map_location="cpu", weights_only=True)
     kept = monitor.kept_checkpoints(summary["steps"])
-    if len(kept) != len(snakemake.output.back):
-        raise RuntimeError(f"{len(kept)} kept checkpoints for {len(snakemake.output.back)} outputs `back`")
-    for path, (step, weights) in zip(snakemake.output.back, kept):
+    back = [getattr(snakemake.output, name) for name in p.back]
+    if len(kept) != len(back):
+        raise RuntimeError(f"{len(kept)} kept checkpoints for {len(back)} outputs {p.back}")
+    for path, (step, weights) in zip(back, kept):
         torch.save({**final, "state_dict": weights, "steps": step}, path)
         log.info("cell %s: EMA weights of step %d -> %s", cell, step, path)
     out = {"dataset": w.dataset, "criterion": monitor.criterion(), "value": monitor.improvement(),
