@@ -245,9 +245,12 @@ rule realdata_unet:
         heldout="results/data/{dataset}/heldout.npz",
         external=ancient("results/realdata/external_files.json"),
     output:
+        **{
+            m: f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt"
+            for m in RD_UNET_BACK
+        },
         model="results/realdata/{dataset}/unet/model.pt",
         convergence="results/realdata/{dataset}/unet/convergence.json",
-        **{m: f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt" for m in RD_UNET_BACK},
     log:
         "results/logs/realdata_unet/{dataset}.log",
     benchmark:
