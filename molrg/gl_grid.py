@@ -164,3 +164,25 @@ def mle_intrinsic_dimension(x, k: int = 20) -> float:
     if len(inv) == 0:
         raise ValueError("every point has an exact duplicate: no intrinsic dimension estimate")
     return float(1.0 / inv.mean())
+
+
+def jacobian_d_intr(sigmas, ranks, sigma_lo: float, sigma_hi: float, min_rise: float) -> dict:
+    """d_intr of a set from the Jacobian ranks (B noises x S steps, trajectory order: sigma
+    decreasing) of one of its U-Nets: the lowest mean rank over the noises (ties: the earlier step).
+
+    It is `significant` where the minimum is interior and inside the trained sigma range
+    (molrg.jacobian.minimum_validity) and the mean rank at both ends of the curve lies at least
+    `min_rise` (rank units) above it; `reason` says what failed (empty when significant)."""
+    from molrg.jacobian import minimum_validity
+
+    mean = np.asarray(ranks, dtype=np.float64).mean(axis=0)
+    sig = np.asarray(sigmas, dtype=np.float64)
+    v = minimum_validity(sig, mean, sigma_lo, sigma_hi)
+    i = int(np.argmin(mean))
+    rise = float(min(mean[0], mean[-1]) - mean[i])
+    reasons = [v["reason"]] if v["reason"] else []
+    if v["interior_minimum"] and rise < min_rise:
+        reasons.append(f"the curve rises only {rise:.3g} (< min_rise {min_rise:g}) from its minimum to its ends")
+    return {"d_intr": float(mean[i]), "sigma_min": float(sig[i]), "step_min": i, "rise": rise,
+            "interior_minimum": v["interior_minimum"], "min_inside_train": v["min_inside_train"],
+            "significant": not reasons, "reason": "; ".join(reasons)}
