@@ -101,8 +101,12 @@ RD_GL_TABLE_INPUTS = {
         if RD["gl"]["d_intr_source"] == "table2"
         else {}
     ),
-    # every set's Jacobian d_intr (used with d_intr_source: jacobian, reported beside any source)
-    "jacobian": [f"results/realdata/{name}/gl_jacobian.json" for name in RD_GL],
+    # with d_intr_source: jacobian, every set's Jacobian d_intr (its own largest-N GL U-Net)
+    **(
+        {"jacobian": [f"results/realdata/{name}/gl_jacobian.json" for name in RD_GL]}
+        if RD["gl"]["d_intr_source"] == "jacobian"
+        else {}
+    ),
     # every set's Levina-Bickel MLE (reported beside; fallbacks given as "mle" take it)
     "mle_train": [f"results/data/{name}/train.npz" for name in RD_GL],
 }

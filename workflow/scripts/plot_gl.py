@@ -126,7 +126,10 @@ top.set_title(labels["title"])
 note = p.get("note", "")
 if note:
     fig.text(0.01, 0.0, note, fontsize="x-small", ha="left", va="top", wrap=True)
-fig.tight_layout()
+if legend_outside:  # keep the panels' size; the saved figure is cropped out to the legends (bbox_inches tight)
+    fig.subplots_adjust(left=0.13, right=0.97, top=0.95, bottom=0.07, hspace=0.28)
+else:
+    fig.tight_layout()
 save_figure(fig, snakemake.output.figure, dict(style), dpi=style["dpi"],  # noqa: F821
             extra={"threshold": p.threshold, "fit_scope": p.fit_scope, "columns": cols})
 log.info("%d models, %d groups -> %s", len(df), len(groups), snakemake.output.figure)  # noqa: F821

@@ -13,7 +13,7 @@ import pandas as pd
 
 import numpy as np
 
-from molrg.gl_grid import mle_fallbacks, select_d_intr
+from molrg.gl_grid import csv_bool, mle_fallbacks, select_d_intr
 from molrg.provenance import save_table
 from molrg.runtime import setup_logging
 from molrg.sigmoid import fit_report, resolve_plateau
@@ -32,7 +32,7 @@ if "train_iterations" in df:  # the empirical-optimal denoiser is not trained: 0
 table2 = pd.read_csv(snakemake.input.table2) if hasattr(snakemake.input, "table2") else None
 train = dict(zip(p.datasets, snakemake.input.mle_train))
 jacobian = {}
-for name, path in zip(p.datasets, snakemake.input.jacobian):
+for name, path in zip(p.datasets, getattr(snakemake.input, "jacobian", [])):
     with open(path) as f:
         jacobian[name] = json.load(f)
 # every set's MLE (reported beside the d_intr used; the "mle" fallbacks are these values)
@@ -49,6 +49,11 @@ for key in ("d_intr", "d_intr_source", "d_intr_reason"):
 df["N_over_d_intr"] = df.N / df.d_intr
 # both measurements of every set beside the one used: the Jacobian rank of its largest-N GL U-Net (and whether
 # its minimum is significant) and the Levina-Bickel MLE of its training images
+if table2 is not None and {"dataset", gl["d_intr_column"], "valid"} <= set(table2.columns):  # Table 2's Jacobian
+    jacobian = {str(r["dataset"]): {"d_intr": float(r[gl["d_intr_column"]]), "significant": csv_bool(r["valid"]),
+                                    "reason": r["reason"] if isinstance(r.get("reason"), str) else "",
+                                    "sigma_min": float("nan"), "N": None}
+                for _, r in table2.iterrows() if str(r["dataset"]) in set(df.dataset)}
 df["d_intr_jacobian"] = df.dataset.map({n: j["d_intr"] for n, j in jacobian.items()})
 df["d_intr_jacobian_significant"] = df.dataset.map({n: bool(j["significant"]) for n, j in jacobian.items()})
 df["d_intr_mle"] = df.dataset.map(mle)
@@ -59,8 +64,9 @@ def label(name):
     c = chosen[name]
     src = c["d_intr_source"].split(":")[0]
     src = {"table2": "Table 2", "jacobian": "Jacobian rank", "mle": "MLE"}.get(src, "config")
-    why = "\n  " + textwrap.fill(c["d_intr_reason"], 48, subsequent_indent="  ") if c["d_intr_reason"] else ""
-    return f"{name} (d_intr = {c['d_intr']:g}, {src}){why}"
+    short = c["d_intr_reason"].split(":")[0]  # the table's d_intr_reason has the whole story
+    why = "\n  " + textwrap.fill(short, 48, subsequent_indent="  ") if short else ""
+    return f"{name} (d_intr = {c['d_intr']:.3g}, {src}; MLE {mle[name]:.3g}){why}"
 
 
 df["dataset_label"] = df.dataset.map(label)
