@@ -649,7 +649,8 @@ rule realdata_fid_table:
 rule plot_fig4_right:
     """Fig 4 right: GL of the real-data U-Nets vs N/d_intr (top) and vs N (bottom), one colour per
     dataset (legend, outside the axes: d_intr and its source), pooled sigmoid fits (black) and each
-    set's own fit (its colour), the empirical-optimal denoiser as black-edged diamonds (plot_gl.py)."""
+    set's own fit (its colour), the empirical-optimal denoiser as black-edged diamonds (plot_gl.py).
+    """
     input:
         table="results/tables/real_gl_scores.csv",
         fit="results/tables/real_sigmoid_fit.csv",
