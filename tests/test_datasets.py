@@ -341,3 +341,23 @@ def test_pca_projection_has_dimension_k_and_held_out_uses_the_train_basis(tmp_pa
                                   tmp_path / "s_held.npz", tmp_path / "s_man.json", tmp_path / "t2.npz",
                                   tmp_path / "h2.npz", tmp_path / "m2.json")
     assert not (tmp_path / "t2.npz").exists()
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"source": "nope"}, "must name a non-derived entry"),
+    ({"resolution": 16}, "differs from its source's"),
+    ({"k": 100}, "exceeds the image dimension n = 64"),
+    ({"heldout": 5000}, "exceeds its source's held-out images"),
+])
+def test_pca_projection_config_checks(change, words):
+    import copy
+
+    import yaml
+
+    from molrg.config_checks import ConfigError, check_config
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    check_config(copy.deepcopy(cfg))
+    cfg["datasets"]["fashion_mnist8_pca1"].update(change)
+    with pytest.raises(ConfigError, match=words):
+        check_config(cfg)
