@@ -24,6 +24,7 @@ include: "workflow/rules/realdata.smk"
 include: "workflow/rules/jacobian.smk"
 include: "workflow/rules/timing.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/core_code.smk"
 
 
 rule all:

@@ -14,9 +14,11 @@ class ConfigError(ValueError):
 def _theory(cfg: dict) -> None:
     """Grid ranges are non-empty and every grid fits: K * d_max <= n (orthogonal bases, spec §1.4)."""
     n = cfg["n"]
-    for method in ("closed_form", "dae"):
-        for name, cell in cfg[method]["grid"].items():
-            key = f"theory.{method}.grid.{name}"
+    grids = [(f"theory.{method}.grid", cfg[method]["grid"]) for method in ("closed_form", "dae")]
+    grids.append(("theory.dae.restarts.grid", cfg["dae"]["restarts"]["grid"]))
+    for prefix, grid in grids:
+        for name, cell in grid.items():
+            key = f"{prefix}.{name}"
             K = int(name[1:])
             for lo, hi in (("d_min", "d_max"), ("N_k_min", "N_k_max")):
                 if cell[lo] > cell[hi]:
@@ -99,6 +101,16 @@ def _realdata(cfg: dict, full: dict) -> None:
             if data[name]["resolution"] % 2 ** (levels - 1):
                 raise ConfigError(f"realdata.{unet_key}.channel_mult has {levels} levels, so the resolution must be "
                                   f"divisible by {2 ** (levels - 1)}; datasets.{name}.resolution = {data[name]['resolution']}")
+    conv, iters = cfg["unet_convergence"], cfg["unet"]["iterations"]
+    if conv["checkpoint_spacing"] % conv["every"]:
+        raise ConfigError(f"realdata.unet_convergence.checkpoint_spacing = {conv['checkpoint_spacing']} must be a "
+                          f"multiple of realdata.unet_convergence.every = {conv['every']} (the kept EMA weights are "
+                          f"taken at held-out evaluations)")
+    if iters <= (conv["checkpoints"] - 1) * conv["checkpoint_spacing"]:
+        raise ConfigError(f"realdata.unet.iterations = {iters} leaves no room for "
+                          f"realdata.unet_convergence.checkpoints = {conv['checkpoints']} kept checkpoints "
+                          f"{conv['checkpoint_spacing']} steps apart: raise iterations above "
+                          f"{(conv['checkpoints'] - 1) * conv['checkpoint_spacing']} or lower checkpoints/checkpoint_spacing")
     gl = cfg["gl"]
     for name in cfg["gl_datasets"]:
         cap = data[name]["max_train"]
@@ -181,6 +193,10 @@ def _editing(cfg: dict, full: dict) -> None:
     if needs_dataset and cfg["dataset"] not in full.get("datasets", {}):
         raise ConfigError(f"editing.dataset = {cfg['dataset']!r} is not defined in the `datasets` section "
                           f"(known: {sorted(full.get('datasets', {}))})")
+    if cfg["strength_units"] == "norm_fraction" and any(abs(s) > 1 for s in cfg["strengths"]):
+        raise ConfigError(f"editing.strengths {cfg['strengths']} are fractions of the state's norm "
+                          "(strength_units: norm_fraction) and must lie in [-1, 1]; for absolute strengths "
+                          "set editing.strength_units to vp or edm")
     _external_file("editing.checkpoint", cfg["checkpoint"])
     _external_file("editing.image_file", cfg["image_file"])
 

@@ -13,6 +13,13 @@ lambda(sigma) = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2, averaged over i
 `HeldoutMonitor` is the callable that `molrg.training.train_denoiser(monitor=...)` calls with the EMA
 model at every `every` steps; it keeps the history (saved in the training checkpoint, so a resumed run
 continues it) and, with `stop_early`, ends training once the criterion holds.
+
+Kept checkpoints (the evidence of Table 1's checkpoint-stability check): with `keep` = C > 1 the
+monitor also keeps a copy of the EMA weights at every multiple of `keep_every` steps (the last C of
+them, in its state, so a resumed run keeps them too). After training, `kept_checkpoints(final_step)`
+gives the C - 1 latest of those strictly before the final step; with the final model they are the
+"last C checkpoints at a spacing of keep_every steps". A monitor with keep > 1 never stops before
+step (C - 1) keep_every + 1, so that they always exist.
 """
 from __future__ import annotations
 
@@ -83,9 +90,18 @@ class HeldoutMonitor:
     """Held-out loss of the EMA model every `every` steps; `__call__` returns True to stop training."""
 
     def __init__(self, evalset: dict, every: int, window: int, threshold: float, *, sigma_data: float = 0.5,
-                 stop_early: bool = True, min_steps: int = 0, batch_size: int = 512, log=None):
+                 stop_early: bool = True, min_steps: int = 0, batch_size: int = 512, log=None,
+                 keep: int = 1, keep_every: int | None = None):
         if every < 1 or window < 1 or not math.isfinite(threshold):
             raise ValueError(f"every and window must be >= 1, threshold finite: {every}, {window}, {threshold}")
+        keep_every = int(keep_every) if keep_every is not None else int(every)
+        if keep < 1 or keep_every < 1 or keep_every % int(every):
+            raise ValueError(f"keep must be >= 1 and keep_every a positive multiple of every ({every}): "
+                             f"keep {keep}, keep_every {keep_every}")
+        self.keep, self.keep_every = int(keep), keep_every
+        # the kept EMA weights must exist: no early stop at or before (keep - 1) * keep_every
+        min_steps = max(int(min_steps), (self.keep - 1) * self.keep_every + 1 if self.keep > 1 else 0)
+        self.snapshots: dict[int, dict] = {}
         self.evalset, self.every, self.window, self.threshold = evalset, int(every), int(window), float(threshold)
         self.sigma_data, self.stop_early, self.min_steps = float(sigma_data), bool(stop_early), int(min_steps)
         self.batch_size, self.log = int(batch_size), log
@@ -96,6 +112,10 @@ class HeldoutMonitor:
         value = heldout_loss(model, self.evalset, self.sigma_data, self.batch_size, device)
         self.steps.append(int(step))
         self.values.append(float(value))
+        if self.keep > 1 and step % self.keep_every == 0:
+            self.snapshots[int(step)] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            for old in sorted(self.snapshots)[:-self.keep]:
+                del self.snapshots[old]
         r = self.improvement()
         if self.log is not None:
             self.log.info("held-out loss at step %d: %.5f (relative improvement over the last %d evaluations: %s)",
@@ -113,8 +133,23 @@ class HeldoutMonitor:
                 f"{self.window} evaluations (every {self.every} steps; {len(self.evalset['x'])} fixed "
                 f"image-sigma-noise triples)")
 
-    def state_dict(self) -> dict:
+    def history(self) -> dict:
+        """The held-out loss curve: evaluation steps and values (JSON-serialisable)."""
         return {"steps": list(self.steps), "values": list(self.values)}
+
+    def kept_checkpoints(self, final_step: int) -> list[tuple[int, dict]]:
+        """(step, EMA state dict) of the keep - 1 latest kept snapshots strictly before `final_step`,
+        latest first; ValueError if training ended before they exist."""
+        before = sorted((s for s in self.snapshots if s < int(final_step)), reverse=True)[: self.keep - 1]
+        if len(before) < self.keep - 1:
+            raise ValueError(f"training ended at step {final_step}, before {self.keep - 1} kept checkpoints "
+                             f"(every {self.keep_every} steps) existed; have steps {sorted(self.snapshots)}")
+        return [(s, self.snapshots[s]) for s in before]
+
+    def state_dict(self) -> dict:
+        steps = sorted(self.snapshots)
+        return {**self.history(), "snapshot_steps": steps, "snapshots": [self.snapshots[s] for s in steps]}
 
     def load_state_dict(self, sd: dict) -> None:
         self.steps, self.values = [int(s) for s in sd["steps"]], [float(v) for v in sd["values"]]
+        self.snapshots = {int(s): dict(w) for s, w in zip(sd.get("snapshot_steps", []), sd.get("snapshots", []))}

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .mixture import MoLRG, posterior_mean
+from .progress import progress
 
 Tensor = torch.Tensor
 
@@ -286,7 +287,7 @@ def train_dae(module: nn.Module, X: Tensor, counts: Tensor, settings: TrainSetti
     rows = torch.arange(P, device=dev).unsqueeze(-1)
     history = torch.empty(settings.iterations, P, dtype=dt)
     b = settings.batch
-    for it in range(settings.iterations):
+    for it in progress(range(settings.iterations), f"DAE training of {P} problems", unit="steps"):
         for group in opt.param_groups:
             group["lr"] = settings.lr * lr_factor(settings.lr_decay, it, settings.iterations)
         u = torch.rand(P, b, generator=generator, device=dev, dtype=dt)
@@ -306,3 +307,28 @@ def expected_loss_eq11(U: Tensor, X: Tensor, s: float, gamma: float) -> Tensor:
     c = s / (s * s + gamma * gamma)
     d = U.shape[-1]
     return (X.square().sum(-1) - (2 * c * s - c * c * s * s) * (X @ U).square().sum(-1)).mean(-1) + c * c * gamma * gamma * d
+
+
+def expected_objective(U: Tensor, X: Tensor, counts: Tensor, settings: TrainSettings) -> Tensor:
+    """The training objective of Algorithm 1 in closed form, per problem, for the Eq. 11 (K = 1) and
+    hard-max Eqs. 15/16 DAEs: the Eq. 5 loss averaged over the training set, over eps and over the
+    time grid with its weights lambda_t,
+
+        mean_t lambda_t [ mean_i ||x_i||^2 - (2 c_t s_t - c_t^2 s_t^2) mean_i max_k ||U_k^T x_i||^2 + c_t^2 gamma_t^2 d ]
+
+    (spec §3.5; the hard weight of x_i is its argmax over k, so the inner term is exact). It uses the
+    training data only, never the true bases: `phase.dae_restarts_grid` keeps the restart with the
+    lowest value. For one problem it is a decreasing function of the K-subspaces objective
+    sum_i max_k ||U_k^T x_i||^2 (Thm 3).
+
+    U: (P, K, n, d_max) bases (zero columns beyond each rank), X: (P, N_max, n) padded data,
+    counts: (P,) real rows. Returns (P,) in X's dtype."""
+    s, g = time_grid(settings.schedule, settings.T, dtype=X.dtype, sigma_max=settings.sigma_max)
+    w = loss_weight(settings.loss_weight, s, g)
+    c = shrinkage(s, g)
+    gain, const = (w * (2 * c * s - c * c * s * s)).mean(), (w * c * c * g * g).mean()
+    real = (torch.arange(X.shape[1], device=X.device).unsqueeze(0) < counts.unsqueeze(-1)).to(X.dtype)  # (P, N)
+    energy = torch.einsum("pnm,pkmd->pnkd", X, U.to(X.dtype)).square().sum(-1).amax(-1)  # (P, N)
+    rank = (U.square().sum(-2) > 0.5).sum((-1)).amax(-1).to(X.dtype)  # (P,): columns in use (the same for every k)
+    n_real = counts.to(X.dtype)
+    return (w.mean() * (X.square().sum(-1) * real).sum(-1) - gain * (energy * real).sum(-1)) / n_real + const * rank

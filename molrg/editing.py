@@ -13,9 +13,13 @@ sigma-space (s = 1) for any denoiser `D(x, sigma)` of the package interface:
   sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1) (beta_d = 19.9, beta_min = 0.1 is the
   continuous form of the linear 1e-4 .. 0.02 DDPM schedule over 1000 steps), so t = 0.7 gives
   sigma ~ 11.8 whatever network is edited;
-* edit strengths lambda are in the units of the method (LOCO-Edit): they move the
-  variance-preserving state x_vp = x / sqrt(1 + sigma^2) by lambda v, i.e. the EDM state by
-  lambda sqrt(1 + sigma^2) v (`edit_scale`); `units = "edm"` applies lambda to x unchanged.
+* edit strengths are given in one of three units (`edit_scale`): `norm_fraction` (default of the
+  pipeline) moves the state by f ||x_t|| v, a fraction f of the state's own norm, which means the
+  same thing at any resolution and in either coordinate system (x_vp is x scaled by a constant);
+  `vp` is LOCO-Edit's absolute lambda on the variance-preserving state x_vp = x / sqrt(1 + sigma^2),
+  i.e. the EDM state moves by lambda sqrt(1 + sigma^2) v; `edm` applies lambda to x unchanged.
+  LOCO-Edit's |lambda| = 6 was chosen for 256 x 256 x 3 images (||x_vp|| ~ 443, 1.4 %); on an
+  8 x 8 image (||x_vp|| ~ 8) the same lambda is most of the state.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ import math
 from typing import Callable, Sequence
 
 import torch
+
+from .progress import progress
 
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, object], Tensor]
@@ -125,7 +131,8 @@ def leading_singular_vectors(
     g = torch.randn(n, k, generator=generator, dtype=torch.float64).to(x0)
     V = torch.linalg.qr(g).Q.T  # (k, n), orthonormal rows
     used = 0
-    for used in range(1, iters + 1):
+    for used in progress(range(1, iters + 1), f"subspace iteration for {k} singular vectors (ends early once converged)",
+                         unit="iterations"):
         V_new = torch.linalg.qr(Jt_mul(J_mul(V)).T).Q.T
         moved = torch.linalg.matrix_norm(V_new.T @ V_new - V.T @ V) / math.sqrt(2 * k)
         V = V_new
@@ -143,16 +150,31 @@ def random_unit_direction(n: int, generator: torch.Generator, dtype=torch.float3
     return (v / v.norm()).to(dtype)
 
 
+def random_unit_directions(m: int, n: int, generator: torch.Generator, dtype=torch.float32) -> Tensor:
+    """m independent uniform directions on the unit sphere in R^n, (m, n): the random baseline,
+    drawn in order from one generator (row i is what the i-th `random_unit_direction` call gives)."""
+    if m < 0:
+        raise ValueError(f"number of random directions must be >= 0, got {m}")
+    rows = [random_unit_direction(n, generator, dtype) for _ in range(m)]
+    return torch.stack(rows) if rows else torch.zeros(0, n, dtype=dtype)
+
+
 # --------------------------------------------------------------------------------------------
 # Edits
 # --------------------------------------------------------------------------------------------
-EDIT_UNITS = ("vp", "edm")
+EDIT_UNITS = ("norm_fraction", "vp", "edm")
 
 
-def edit_scale(sigma: float, units: str = "vp") -> float:
-    """EDM-space length of a unit edit: sqrt(1 + sigma^2) when lambda is in the variance-preserving
-    units of LOCO-Edit (x_vp = x / sqrt(1 + sigma^2), so x_vp + lambda v <=> x + lambda
-    sqrt(1 + sigma^2) v), 1 when lambda is applied to the EDM state x directly."""
+def edit_scale(sigma: float, units: str = "vp", state_norm: float | None = None) -> float:
+    """EDM-space length of a unit edit:
+    * `norm_fraction`: ||x_t|| (`state_norm`), so that strength f moves the state by f ||x_t||;
+    * `vp`: sqrt(1 + sigma^2), lambda in the variance-preserving units of LOCO-Edit
+      (x_vp = x / sqrt(1 + sigma^2), so x_vp + lambda v <=> x + lambda sqrt(1 + sigma^2) v);
+    * `edm`: 1, lambda applied to the EDM state x directly."""
+    if units == "norm_fraction":
+        if state_norm is None or not state_norm > 0:
+            raise ValueError(f"strength_units = norm_fraction needs the state's norm > 0, got {state_norm}")
+        return float(state_norm)
     if units == "vp":
         return math.sqrt(1.0 + float(sigma) ** 2)
     if units == "edm":
@@ -161,11 +183,21 @@ def edit_scale(sigma: float, units: str = "vp") -> float:
 
 
 def edit_starts(x_t: Tensor, directions: Tensor, strengths: Sequence[float], sigma: float, units: str = "vp") -> Tensor:
-    """The edited EDM states x_t + lambda * edit_scale(sigma, units) * v for every direction v (m, n)
-    and strength lambda, shape (m, L, n)."""
-    lam = torch.as_tensor(list(strengths), dtype=x_t.dtype, device=x_t.device) * edit_scale(sigma, units)
+    """The edited EDM states x_t + lambda * edit_scale(sigma, units, ||x_t||) * v for every direction
+    v (m, n) and strength lambda, shape (m, L, n). x_t is one state ((1, ...) or (...))."""
+    scale = edit_scale(sigma, units, float(x_t.norm()) if units == "norm_fraction" else None)
+    lam = torch.as_tensor(list(strengths), dtype=x_t.dtype, device=x_t.device) * scale
     m, L = directions.shape[0], lam.shape[0]
     return x_t.reshape(1, 1, -1) + lam.reshape(1, L, 1) * directions.to(x_t).reshape(m, 1, -1)
+
+
+def generate_batched(denoiser: Denoiser, starts: Tensor, sigmas: Tensor, batch_size: int = 64) -> Tensor:
+    """DDIM from sigmas[-1] to sigmas[0] for many states (N, ...), `batch_size` at a time (the
+    batches are independent; the size changes memory and speed only)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return torch.cat([ddim_generate(denoiser, b, sigmas)
+                      for b in progress(starts.split(batch_size), "editing", unit="batches")])
 
 
 def edit_grid(
@@ -185,8 +217,7 @@ def edit_grid(
     shape = tuple(x_t.shape[1:]) if x_t.shape[0] == 1 else tuple(x_t.shape)
     starts = edit_starts(x_t, directions, strengths, float(sigmas[-1]), units)
     m, L = starts.shape[:2]
-    starts = starts.reshape(m * L, *shape)
-    out = torch.cat([ddim_generate(denoiser, b, sigmas) for b in starts.split(batch_size)])
+    out = generate_batched(denoiser, starts.reshape(m * L, *shape), sigmas, batch_size)
     return out.reshape(m, L, *shape)
 
 

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from molrg.datasets import to_uint8
+from molrg.progress import Progress
 
 INCEPTION_FILE = "inception-2015-12-05.pt"  # the name clean-fid's InceptionV3W expects
 
@@ -85,10 +86,20 @@ def folder_features(folder, extractor, kind: str, batch_size: int = 256, device=
     from cleanfid import fid
 
     resize = None if kind == "inception" else (lambda a: a.astype(np.float32))
-    return fid.get_folder_features(
-        str(folder), model=extractor, num_workers=0, batch_size=batch_size, device=torch.device(device),
+    n = sum(1 for f in os.scandir(folder) if f.is_file())
+    prog = Progress(-(-n // batch_size), f"{kind} features of {n} images", unit="batches")
+
+    def counted(batch):  # clean-fid calls the model once per batch
+        feats = extractor(batch)
+        prog.update()
+        return feats
+
+    feats = fid.get_folder_features(
+        str(folder), model=counted, num_workers=0, batch_size=batch_size, device=torch.device(device),
         mode="clean", custom_fn_resize=resize, verbose=False,
     )
+    prog.close()
+    return feats
 
 
 def array_features(x, extractor, kind: str, batch_size: int = 256, device="cpu") -> np.ndarray:

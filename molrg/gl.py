@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from .progress import progress
+
 Tensor = torch.Tensor
 
 
@@ -43,7 +45,7 @@ def nearest_neighbors(queries: Tensor, refs: Tensor, metric: str = "l2", query_c
     if metric == "cosine":
         R_dev = torch.nn.functional.normalize(R_dev, dim=1)
     r_sq = (R_dev * R_dev).sum(1)
-    for qs in range(0, Q.shape[0], query_chunk):
+    for qs in progress(range(0, Q.shape[0], query_chunk), f"nearest neighbours of {Q.shape[0]} queries", unit="chunks"):
         q = Q[qs : qs + query_chunk].to(device, dtype)
         if metric == "cosine":
             q = torch.nn.functional.normalize(q, dim=1)

@@ -73,3 +73,62 @@ def class_agreement(labels_a, labels_b) -> float:
     """Fraction of pairs whose two samples got the same class (nan for no pairs)."""
     m = agreement_mask(labels_a, labels_b)
     return float(m.mean()) if len(m) else float("nan")
+
+
+# --- Table 1's checkpoint-stability check ----------------------------------------------------------
+# The reference U-Net is sampled at its last C kept checkpoints (final model and earlier EMA weights),
+# always from the same shared noises as the Gaussian and MoLRG samples. Per pair i and checkpoint c
+# the gap is g_ci = dist(x_i^Gauss, x_ci^UNet) - dist(x_i^MoLRG, x_ci^UNet) (positive: MoLRG closer),
+# in each unit (l2, squared l2), and for class agreement a_ci = 1[MoLRG_i same class as UNet_ci] -
+# 1[Gauss_i same class as UNet_ci]. The gap at c is the mean over pairs with its standard error; its
+# change against the final checkpoint, dgap_c = mean_i(g_ci - g_final,i), has a *paired* standard
+# error (same noises, same Gaussian/MoLRG samples). Stable: |dgap_c| <= STABILITY_Z x SE(dgap_c) for
+# every earlier checkpoint, and no checkpoint's ordering is significantly opposite to another's
+# (gap > Z SE at one, gap < -Z SE at the other).
+# STABILITY_Z = 3, fixed before any checkpoint was sampled: the check makes (C - 1) x 3 comparisons per
+# dataset (6 with C = 3), so z = 3 (two-sided 0.27 % each, <= ~2 % per dataset by Bonferroni) keeps a
+# stable U-Net from being flagged by noise alone, while a gap that flips sign between checkpoints
+# (a change of about twice the gap, dozens of SEs at M = 500) is always caught.
+STABILITY_Z = 3.0
+STABILITY_UNITS = ("l2", "l2sq", "class_agreement")
+
+
+def pair_gaps(unet, gaussian, molrg, y_unet=None, y_gaussian=None, y_molrg=None) -> dict:
+    """Per-pair gaps (M,) between the Gaussian's and the MoLRG's samples relative to one U-Net sample
+    set: l2 and l2sq = dist(Gaussian, U-Net) - dist(MoLRG, U-Net); class_agreement (when labels are
+    given) = 1[MoLRG agrees] - 1[Gaussian agrees]. Positive = the MoLRG is closer to the U-Net."""
+    dg, dm = pair_distances(unet, gaussian), pair_distances(unet, molrg)
+    out = {"l2": dg - dm, "l2sq": dg**2 - dm**2}
+    if y_unet is not None:
+        out["class_agreement"] = (agreement_mask(y_unet, y_molrg).astype(float)
+                                  - agreement_mask(y_unet, y_gaussian).astype(float))
+    return out
+
+
+def checkpoint_stability(gaps: dict, steps: dict, final: str, z: float = STABILITY_Z) -> list[dict]:
+    """Rows (checkpoint, step, unit, gap, gap_se, dgap, dgap_se, z, gap_stable, ordering_stable, n_pairs)
+    from `gaps`: checkpoint name -> {unit: per-pair gap array (M,)}, all over the same M pairs; `final`
+    names the reference checkpoint (dgap = gap - gap of `final`, paired SE). gap_stable: |dgap| <= z SE
+    (an exactly equal gap counts as stable, a nonzero change with zero SE does not); ordering_stable:
+    this checkpoint's gap is not significantly (z SE) of the opposite sign to any other checkpoint's."""
+    if final not in gaps:
+        raise ValueError(f"the final checkpoint {final!r} has no gaps; have {sorted(gaps)}")
+    rows = []
+    for unit in gaps[final]:
+        ref = np.asarray(gaps[final][unit], dtype=np.float64)
+        sig = {}
+        for name, g in gaps.items():
+            mean, se = _mean_se(np.asarray(g[unit], dtype=np.float64))
+            sig[name] = 1 if mean > z * se else -1 if mean < -z * se else 0
+        for name, g in gaps.items():
+            g = np.asarray(g[unit], dtype=np.float64)
+            if g.shape != ref.shape:
+                raise ValueError(f"checkpoint {name}, unit {unit}: {g.shape} pairs vs {ref.shape} of {final}")
+            mean, se = _mean_se(g)
+            dmean, dse = _mean_se(g - ref)
+            gap_stable = bool(abs(dmean) <= z * dse) if dse > 0 else bool(dmean == 0)
+            ordering_stable = not any(sig[name] * s < 0 for s in sig.values())
+            rows.append({"checkpoint": name, "step": int(steps[name]), "unit": unit, "gap": mean, "gap_se": se,
+                         "dgap": dmean, "dgap_se": dse, "z": float(z), "gap_stable": gap_stable,
+                         "ordering_stable": bool(ordering_stable), "n_pairs": int(len(g))})
+    return rows

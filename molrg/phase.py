@@ -24,11 +24,21 @@ import torch
 from . import dae as dae_mod
 from . import subspace
 from .mixture import haar_orthogonal, orthogonal_bases, sample_balanced
+from .progress import progress
 from .runtime import derive_seed
 
 Tensor = torch.Tensor
 
 TABLE_COLUMNS = ["K", "method", "solver", "n", "d", "N_k", "N", "trial", "error", "success", "noise_std", "threshold"]
+
+# The methods (tables results/theory/K{K}_{method}.csv; docs/theory.md):
+#   closed_form            PCA / K-subspaces on the data with noise theory.noise_std (the measured boundary)
+#   closed_form_noiseless  the same on the same draws without the noise (the algebraic check: exact 0 / >= 1.3)
+#   dae                    Algorithm 1 from the default start (K = 1: random; K > 1: perturbed truth, Eq. 45 reading (a))
+#   dae_restarts           K > 1: R random starts, the one with the lowest training objective kept (no truth)
+#   dae_random             K > 1: the first of those R random starts alone (a single random start)
+CLOSED_FORM_METHODS = ("closed_form", "closed_form_noiseless")
+DAE_METHODS = ("dae", "dae_restarts", "dae_random")
 
 
 def grid_values(lo: int, hi: int, step: int) -> list[int]:
@@ -76,8 +86,8 @@ class DAESettings:
     train: dae_mod.TrainSettings = field(default_factory=dae_mod.TrainSettings)
     gate: str = "hard"  # K > 1: "hard" (Eqs. 15/16) or "soft" (Eq. 7)
     init_single: str = "random"  # K = 1: random | perturbed_truth
-    init_mixture: str = "random"  # K > 1: random | spectral | perturbed_truth (the last two contain the answer)
-    init_perturbation: float = 0.3  # delta of perturbed_truth: orth(U* + delta * G)
+    init_mixture: str = "perturbed_truth"  # K > 1: perturbed_truth (Eq. 45, reading (a)) | random | spectral (holds the answer)
+    init_perturbation: float = 0.75  # delta of perturbed_truth: orth(U* + delta * G / sqrt(n))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,18 +144,21 @@ def solve_closed_form(X: Tensor, K: int, d: Tensor, kss: KSSSettings) -> tuple[T
     return U, iters
 
 
-def closed_form_grid(grid: Grid, seed: int, scoring: Scoring = Scoring(), kss: KSSSettings = KSSSettings()) -> pd.DataFrame:
-    """The closed-form table of one grid: one row per (d, N_k, trial)."""
+def closed_form_grid(grid: Grid, seed: int, scoring: Scoring = Scoring(), kss: KSSSettings = KSSSettings(),
+                     method: str = "closed_form") -> pd.DataFrame:
+    """The closed-form table of one grid: one row per (d, N_k, trial). `method` names the table's rows
+    ("closed_form_noiseless" for the same grid drawn with noise_std 0: the same bases and
+    coefficients as the noisy draw, since the noise is drawn last from the cell's generator)."""
     T, d_max = grid.trials, max(grid.d_values)
     frames = []
-    for N_k in grid.Nk_values:
+    for N_k in progress(grid.Nk_values, f"closed-form grid K={grid.K}", unit="N_k values"):
         cells = [make_cell(grid, d, N_k, seed) for d in grid.d_values]
         X = torch.cat([X for _, X in cells])
         U_true = torch.cat([_pad_columns(U, d_max) for U, _ in cells])
         d = torch.tensor(grid.d_values).repeat_interleave(T)
         U_hat, iters = solve_closed_form(X, grid.K, d, kss)
         error = subspace.recovery_error(U_hat, U_true, scoring.reduce)
-        frames.append(_rows(grid, "closed_form", closed_form_solver_name(grid.K), d, torch.full_like(d, N_k),
+        frames.append(_rows(grid, method, closed_form_solver_name(grid.K), d, torch.full_like(d, N_k),
                             torch.arange(T).repeat(len(cells)), error, scoring, kss_iterations=iters))
     return _sort(pd.concat(frames, ignore_index=True))
 
@@ -200,23 +213,11 @@ def make_dae(K: int, U0: Tensor, d: Tensor, gate: str) -> torch.nn.Module:
     raise ValueError(f"unknown gate {gate!r}: use 'hard' or 'soft' (config key theory.dae.gate)")
 
 
-def dae_grid(grid: Grid, seed: int, settings: DAESettings = DAESettings(), scoring: Scoring = Scoring(),
-             kss: KSSSettings = KSSSettings(), device: str | torch.device = "cpu",
-             dtype: torch.dtype = torch.float32) -> pd.DataFrame:
-    """The DAE table of one grid: every (d, N_k, trial) problem of the grid trained at once, as
-    independent problems of one batch (ranks by masked columns, N_k by the rows drawn from).
-
-    Training runs in `dtype` (float32: the SGD noise is orders of magnitude above rounding); the
-    error is computed in float64. Random draws: derive_seed(seed, "theory-dae-init", K) for the
-    initial bases, derive_seed(seed, "theory-dae", K) for Algorithm 1.
-
-    Besides the final `error` the table records `init_error`, the same error of the starting bases
-    (after the retraction, before any step): it shows whether the initialisation already held the
-    answer (the "spectral" start does wherever the closed form succeeds), and `init`, `iterations`
-    for the figure's caption."""
+def _dae_problems(grid: Grid, seed: int, copies: int = 1) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Every (d, N_k, trial) problem of the grid, `copies` times (copy-major): true bases
+    (P, K, n, d_max), padded data (P, K N_k_max, n), ranks d (P,), N_k (P,)."""
     T, K = grid.trials, grid.K
     d_max, N_max = max(grid.d_values), K * max(grid.Nk_values)
-    device = torch.device(device)
     U_true, X, d, Nk = [], [], [], []
     for dv in grid.d_values:
         for N_k in grid.Nk_values:
@@ -225,23 +226,97 @@ def dae_grid(grid: Grid, seed: int, settings: DAESettings = DAESettings(), scori
             X.append(torch.nn.functional.pad(Xc, (0, 0, 0, N_max - Xc.shape[1])))
             d.append(torch.full((T,), dv))
             Nk.append(torch.full((T,), N_k))
-    U_true, X, d, Nk = (torch.cat(v) for v in (U_true, X, d, Nk))
+    return tuple(torch.cat(v).repeat((copies,) + (1,) * (v[0].ndim - 1)) for v in (U_true, X, d, Nk))
+
+
+def _train(grid: Grid, settings: DAESettings, U0: Tensor, U_true: Tensor, X: Tensor, d: Tensor, Nk: Tensor,
+           gen_seed: int, scoring: Scoring, device: torch.device, dtype: torch.dtype) -> dict:
+    """Algorithm 1 on all problems at once from U0; per problem: init_error, error, final_loss (mean
+    minibatch loss of the last 10 % of the steps) and train_objective (the exact training objective,
+    `dae.expected_objective`; the soft-max DAE has no closed form: its final_loss stands in)."""
+    K = grid.K
+    module = make_dae(K, U0.to(dtype), d, settings.gate).to(device)
+    init_error = subspace.recovery_error(module.bases().to("cpu", torch.float64), U_true, scoring.reduce)
+    gen = torch.Generator(device=device).manual_seed(gen_seed)
+    history = dae_mod.train_dae(module, X.to(device, dtype), (K * Nk).to(device), settings.train, gen)
+    U_hat = module.bases().to("cpu", torch.float64)
+    final_loss = history[-max(1, len(history) // 10):].mean(0).double()
+    if K == 1 or settings.gate == "hard":
+        objective = dae_mod.expected_objective(U_hat, X.double(), K * Nk, settings.train)
+    else:
+        objective = final_loss
+    return {"init_error": init_error, "error": subspace.recovery_error(U_hat, U_true, scoring.reduce),
+            "final_loss": final_loss, "train_objective": objective}
+
+
+def _dae_table(grid: Grid, method: str, settings: DAESettings, kind: str, delta: float, restarts: int,
+               d: Tensor, Nk: Tensor, res: dict, scoring: Scoring, **extra) -> pd.DataFrame:
+    trial = torch.arange(grid.trials).repeat(len(grid.d_values) * len(grid.Nk_values))
+    df = _rows(grid, method, dae_solver_name(grid.K, settings.gate), d, Nk, trial, res["error"], scoring,
+               final_loss=res["final_loss"], train_objective=res["train_objective"], init_error=res["init_error"],
+               **extra)
+    df["init"] = kind
+    df["init_perturbation"] = delta if kind == "perturbed_truth" else float("nan")
+    df["restarts"] = restarts
+    df["iterations"] = settings.train.iterations
+    return _sort(df)
+
+
+def dae_grid(grid: Grid, seed: int, settings: DAESettings = DAESettings(), scoring: Scoring = Scoring(),
+             kss: KSSSettings = KSSSettings(), device: str | torch.device = "cpu",
+             dtype: torch.dtype = torch.float32) -> pd.DataFrame:
+    """The DAE table of one grid (method "dae"): every (d, N_k, trial) problem of the grid trained at
+    once, as independent problems of one batch (ranks by masked columns, N_k by the rows drawn from),
+    from the start `settings.init_single` (K = 1) / `init_mixture` (K > 1).
+
+    Training runs in `dtype` (float32: the SGD noise is orders of magnitude above rounding); the
+    error is computed in float64. Random draws: derive_seed(seed, "theory-dae-init", K) for the
+    initial bases, derive_seed(seed, "theory-dae", K) for Algorithm 1.
+
+    Besides the final `error` the table records `init_error`, the same error of the starting bases
+    (after the retraction, before any step): it shows whether the initialisation already held the
+    answer (the "spectral" start does wherever the closed form succeeds; the "perturbed_truth" start
+    must not, which its delta is chosen for), and `init`, `init_perturbation`, `iterations` for the
+    figure's caption."""
+    K = grid.K
+    device = torch.device(device)
+    U_true, X, d, Nk = _dae_problems(grid, seed)
     kind = settings.init_single if K == 1 else settings.init_mixture
     init_gen = torch.Generator().manual_seed(derive_seed(seed, "theory-dae-init", K))
     U0 = initial_bases(kind, U_true, X, Nk, d, K, settings.init_perturbation, kss, init_gen)
-    module = make_dae(K, U0.to(dtype), d, settings.gate).to(device)
-    init_error = subspace.recovery_error(module.bases().to("cpu", torch.float64), U_true, scoring.reduce)
-    gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "theory-dae", K))
-    history = dae_mod.train_dae(module, X.to(device, dtype), (K * Nk).to(device), settings.train, gen)
-    U_hat = module.bases().to("cpu", torch.float64)
-    error = subspace.recovery_error(U_hat, U_true, scoring.reduce)
-    final_loss = history[-max(1, len(history) // 10):].mean(0)  # mean over the last 10% of the steps
-    trial = torch.arange(T).repeat(len(grid.d_values) * len(grid.Nk_values))
-    df = _rows(grid, "dae", dae_solver_name(K, settings.gate), d, Nk, trial, error, scoring,
-               final_loss=final_loss, init_error=init_error)
-    df["init"] = kind
-    df["iterations"] = settings.train.iterations
-    return _sort(df)
+    res = _train(grid, settings, U0, U_true, X, d, Nk, derive_seed(seed, "theory-dae", K), scoring, device, dtype)
+    return _dae_table(grid, "dae", settings, kind, settings.init_perturbation, 1, d, Nk, res, scoring)
+
+
+def dae_restarts_grid(grid: Grid, seed: int, restarts: int, settings: DAESettings = DAESettings(),
+                      scoring: Scoring = Scoring(), device: str | torch.device = "cpu",
+                      dtype: torch.dtype = torch.float32) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The truth-free alternative to a start near the truth: each problem trained from `restarts`
+    independent Haar starts (all R x P runs in one batch), and the run with the lowest training
+    objective (`dae.expected_objective`, computed from the training data only) kept.
+
+    Returns (table "dae_restarts": the selected run per problem, with `restart` (its index),
+    `restart_best_error` (the smallest error among the R runs, for the record: selection never sees
+    it); table "dae_random": run 0 alone, i.e. a single random start). Random draws:
+    derive_seed(seed, "theory-dae-restarts-init", K) and derive_seed(seed, "theory-dae-restarts", K)."""
+    if restarts < 1:
+        raise ValueError(f"restarts = {restarts}: need at least 1 (config key theory.dae.restarts.count)")
+    K = grid.K
+    device = torch.device(device)
+    U_true, X, d, Nk = _dae_problems(grid, seed, copies=restarts)
+    P = len(d) // restarts
+    init_gen = torch.Generator().manual_seed(derive_seed(seed, "theory-dae-restarts-init", K))
+    U0 = initial_bases("random", U_true, X, Nk, d, K, 0.0, KSSSettings(), init_gen)
+    res = _train(grid, settings, U0, U_true, X, d, Nk, derive_seed(seed, "theory-dae-restarts", K), scoring,
+                 device, dtype)
+    res = {k: v.reshape(restarts, P) for k, v in res.items()}
+    best = res["train_objective"].argmin(0)  # (P,): first index on ties
+    pick = {k: v.gather(0, best.unsqueeze(0)).squeeze(0) for k, v in res.items()}
+    chosen = _dae_table(grid, "dae_restarts", settings, "random", 0.0, restarts, d[:P], Nk[:P], pick, scoring,
+                        restart=best, restart_best_error=res["error"].amin(0))
+    first = _dae_table(grid, "dae_random", settings, "random", 0.0, 1, d[:P], Nk[:P],
+                       {k: v[0] for k, v in res.items()}, scoring)
+    return chosen, first
 
 
 def success_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -274,8 +349,9 @@ def dae_from_config(cfg: dict) -> DAESettings:
     train = dae_mod.TrainSettings(**{k: cfg[k] for k in (
         "iterations", "batch", "lr", "optimizer", "lr_decay", "schedule", "T", "loss_weight", "sigma_max",
         "gradient")})
-    return DAESettings(train=train, gate=cfg["gate"], init_single=cfg["init_single"],
-                       init_mixture=cfg["init_mixture"], init_perturbation=cfg["init_perturbation"])
+    # the restarts rule passes no initialisation keys (its starts are random Haar bases)
+    init = {k: cfg[k] for k in ("init_single", "init_mixture", "init_perturbation") if k in cfg}
+    return DAESettings(train=train, gate=cfg["gate"], **init)
 
 
 def summary(df: pd.DataFrame) -> str:

@@ -12,13 +12,78 @@ import sys
 
 
 def setup_logging(log_path: str | None, name: str = "molrg") -> logging.Logger:
-    """Log to the rule's log file (and stderr), line-buffered, so progress is visible while running."""
+    """Log to the rule's log file (and stderr), line-buffered, so progress is visible while running.
+
+    The log starts with a header "=== attempt N, <UTC time>, host H[, SLURM job J] ===". Snakemake
+    deletes a job's log before each try, so the lines of failed tries are kept in a hidden file next
+    to it (`.<log name>.attempts`): a retry's log starts with all earlier tries of the job, then its
+    own header. An uncaught exception's traceback goes into the log too. The hidden file is removed
+    when the process ends without an error; a killed or failed try leaves it for the next one."""
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        handlers += _attempt_log_handlers(log_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
     return logging.getLogger(name)
+
+
+ATTEMPT_HEADER = "=== attempt "
+
+
+def attempts_file(log_path: str) -> str:
+    """The hidden file that keeps a job's failed tries for its next try."""
+    head, tail = os.path.split(log_path)
+    return os.path.join(head, f".{tail}.attempts")
+
+
+def _attempt_log_handlers(log_path: str) -> list:
+    import atexit
+    import platform
+    import time
+
+    history = attempts_file(log_path)
+    previous = ""
+    if os.path.exists(history):
+        with open(history, errors="replace") as f:
+            previous = f.read()
+    attempt = 1 + sum(line.startswith(ATTEMPT_HEADER) for line in previous.splitlines())
+    job = os.environ.get("SLURM_JOB_ID")
+    header = (f"{ATTEMPT_HEADER}{attempt}, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, "
+              f"host {platform.node()}{f', SLURM job {job}' if job else ''} ===\n")
+    if previous and not previous.endswith("\n"):  # a try killed in the middle of a line
+        header = "\n" + header
+    with open(log_path, "w") as f:
+        f.write(previous + header)
+    with open(history, "a") as f:
+        f.write(header)
+    handlers = [logging.FileHandler(log_path, mode="a"), logging.FileHandler(history, mode="a")]
+
+    failed = []
+    previous_hook = sys.excepthook
+
+    def excepthook(kind, value, tb):
+        failed.append(kind)
+        import traceback
+
+        text = "".join(traceback.format_exception(kind, value, tb))
+        for h in handlers:
+            if h.stream is not None and not h.stream.closed:
+                h.stream.write(f"uncaught exception (the job fails):\n{text}")
+                h.flush()
+        previous_hook(kind, value, tb)
+
+    def clean_exit():
+        if not failed:  # a try that ends without an error needs no history for a next one
+            for h in handlers:
+                h.close()
+            try:
+                os.remove(history)
+            except OSError:
+                pass
+
+    sys.excepthook = excepthook
+    atexit.register(clean_exit)
+    return handlers
 
 
 def select_device(name: str = "auto") -> "torch.device":  # noqa: F821

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from .progress import progress
+
 Tensor = torch.Tensor
 
 
@@ -67,7 +69,7 @@ def generate(denoiser, num: int, shape: tuple, seed: int, batch_size: int = 1000
     seeded generator (so the same seed gives the same samples on any device). Returned on the CPU."""
     out = []
     gen = torch.Generator().manual_seed(int(seed))
-    for start in range(0, num, batch_size):
+    for start in progress(range(0, num, batch_size), f"sampling {num} images", unit="batches"):
         b = min(batch_size, num - start)
         z = torch.randn((b, *shape), generator=gen, dtype=dtype).to(device)
         out.append(heun_sample(denoiser, z, **heun_kwargs).cpu())

@@ -47,6 +47,8 @@ import math
 import numpy as np
 from scipy.optimize import least_squares
 
+from .progress import progress
+
 A_MIN, A_MAX = 1e-3, 100.0  # bounds of the slope per octave
 B_MARGIN = 20.0  # b within [log2 x_min - B_MARGIN, log2 x_max + B_MARGIN]
 P_MIN = 1e-3  # a fitted plateau lies in [P_MIN, 1]
@@ -118,7 +120,7 @@ def _lm_batch(u, y, w, theta0, p_fixed, lo, hi, max_iter=DEFAULT_MAX_ITER):
     k = theta.shape[1]
     eye = np.eye(k)
     active = np.ones(len(theta), bool)
-    for _ in range(max_iter):
+    for _ in progress(range(max_iter), f"{len(theta)} sigmoid fits (ends early once converged)", unit="LM iterations"):
         if not active.any():
             break
         idx = np.flatnonzero(active)

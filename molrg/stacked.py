@@ -43,6 +43,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .precond import loss_fn
+from .walltime import JobBudget, TimeLimitReached
 from .training import (
     FORMAT,
     TrainConfig,
@@ -120,14 +121,24 @@ def _autocast(device: torch.device, enabled: bool):
 
 def train_stack(cells: list[StackCell], cfg: TrainConfig, net_kwargs: dict, *, checkpoint_path,
                 device="cpu", autocast_bf16: bool = False, compile: bool = False,
-                log: logging.Logger | None = None, keep_checkpoint: bool = False, callback=None) -> list[dict]:
+                log: logging.Logger | None = None, keep_checkpoint: bool = False, callback=None,
+                budget=None) -> list[dict]:
     """Train every cell of `cells` (same shape (C, H, W), settings `cfg` except the seed) as one stack.
 
     Writes each cell's EMA weights to `cell.out_path` (training.py's model format). checkpoint_path:
     the stack's resumable checkpoint (resumed if written by the same cells, settings and data).
-    callback(step) after every step (tests use it to interrupt). Returns one summary dict per cell.
+    callback(step) after every step (tests use it to interrupt). budget: as in train_denoiser (the
+    job's time limit or SIGTERM: checkpoint, then TimeLimitReached). Returns one summary dict per cell.
     """
     log = log or logging.getLogger("molrg.stacked")
+    budget = JobBudget.from_environment() if budget is None else budget
+    with budget:  # catches SIGTERM while training
+        return _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16, compile, log,
+                            keep_checkpoint, callback, budget)
+
+
+def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16, compile, log, keep_checkpoint,
+                 callback, budget) -> list[dict]:
     if not cells:
         raise ValueError("train_stack needs at least one cell")
     device = torch.device(device)
@@ -202,7 +213,27 @@ def train_stack(cells: list[StackCell], cfg: TrainConfig, net_kwargs: dict, *, c
     t_start, t_last, step_last = time.time(), time.time(), step
     loss_sum, loss_count = torch.zeros(len(cells)), 0
     mean_loss = [float("nan")] * len(cells)
+
+    def checkpoint():
+        return {"fingerprint": fingerprint, "step": step, "params": {k: v.detach() for k, v in params.items()},
+                "ema": ema, "opt": opt.state_dict(), "samplers": [s.state_dict() for s in samplers],
+                "rngs": rngs, "stack_rng": stack_rng}
+
+    log.info("stack [%s]: time budget: %s", names, budget.describe())
+    saved_step, save_s, step_s = step, 0.0, 0.0  # last checkpoint; slowest save and step (seconds)
     while step < cfg.iterations:
+        # before the job's time limit: room for one more step and a checkpoint save, twice over
+        reason = budget.exhausted(2 * (step_s + save_s))
+        if reason:
+            if step > saved_step:
+                _atomic_save(checkpoint(), checkpoint_path)
+                saved_step = step
+            msg = (f"stack [{names}]: stopped at step {step}/{cfg.iterations} to stay within the job's time limit "
+                   f"({reason}); {checkpoint_path} holds step {saved_step}; no model was written. A rerun "
+                   "(Snakemake's retry) resumes from the checkpoint.")
+            log.warning("%s", msg)
+            raise TimeLimitReached(msg)
+        t_step = time.monotonic()
         nimg = step * cfg.batch_size
         x0s, xns, sigmas, weights = [], [], [], []
         for i in range(len(cells)):
@@ -247,12 +278,12 @@ def train_stack(cells: list[StackCell], cfg: TrainConfig, net_kwargs: dict, *, c
                      cfg.iterations, sum(mean_loss) / len(mean_loss), learning_rate(cfg, nimg), its, its * len(cells))
             t_last, step_last, loss_sum, loss_count = now, step, torch.zeros(len(cells)), 0
         if step % cfg.checkpoint_every == 0 and step < cfg.iterations:
-            _atomic_save({"fingerprint": fingerprint, "step": step,
-                          "params": {k: v.detach() for k, v in params.items()}, "ema": ema,
-                          "opt": opt.state_dict(), "samplers": [s.state_dict() for s in samplers],
-                          "rngs": rngs, "stack_rng": stack_rng}, checkpoint_path)
+            t_save = time.monotonic()
+            _atomic_save(checkpoint(), checkpoint_path)
+            saved_step, save_s = step, max(save_s, time.monotonic() - t_save)
         if callback is not None:
             callback(step)
+        step_s = max(step_s, time.monotonic() - t_step)
 
     seconds = time.time() - t_start
     summaries = []

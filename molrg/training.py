@@ -28,6 +28,7 @@ from torch import nn
 
 from .networks import DDPMpp
 from .precond import loss_fn, make_precond
+from .walltime import JobBudget, TimeLimitReached
 
 Tensor = torch.Tensor
 FORMAT = "molrg-denoiser-v1"
@@ -158,7 +159,7 @@ def ema_beta(cfg: TrainConfig, nimg: int) -> float:
 
 def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *, checkpoint_path=None,
                    device="cpu", cell: str = "", log: logging.Logger | None = None,
-                   keep_checkpoint: bool = False, callback=None, monitor=None) -> dict:
+                   keep_checkpoint: bool = False, callback=None, monitor=None, budget=None) -> dict:
     """Train D(x, sigma) on `data` (N, C, H, W) and write its EMA weights to `out_path`.
 
     net_kwargs: DDPMpp arguments other than img_resolution/in_channels (taken from the data).
@@ -169,9 +170,21 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
     `__call__(step, ema_model, device) -> bool`, called with the EMA model every `monitor.every` steps
     and at the last step; True ends training there (early stop). Its `state_dict()` is saved in the
     checkpoint and restored on resume.
+    budget (molrg.walltime.JobBudget; default: from the environment, i.e. the SLURM job's time left
+    or MOLRG_TIME_BUDGET_S, else none): when the job's time is nearly spent, or SIGTERM arrives
+    (SLURM's time limit, Snakemake stopping), a checkpoint is saved and TimeLimitReached raised,
+    so that a retry resumes from it.
     Returns a summary dict (final mean loss, steps, seconds, whether it resumed).
     """
     log = log or logging.getLogger("molrg.training")
+    budget = JobBudget.from_environment() if budget is None else budget
+    with budget:  # catches SIGTERM while training
+        return _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, keep_checkpoint,
+                      callback, monitor, budget)
+
+
+def _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, keep_checkpoint, callback,
+           monitor, budget) -> dict:
     out_path = Path(out_path)
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else out_path.with_name("checkpoint.pt")
     device = torch.device(device)
@@ -210,9 +223,23 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
         else:
             log.info("cell %s: ignoring %s (written by a run with other settings or data)", cell, checkpoint_path)
 
+    log.info("cell %s: time budget: %s", cell, budget.describe())
     t_start, t_last, step_last = time.time(), time.time(), step
     loss_sum, loss_count, mean_loss = 0.0, 0, float("nan")
+    saved_step, save_s, step_s = step, 0.0, 0.0  # last checkpoint; slowest save and step (seconds)
     while step < cfg.iterations:
+        # before the job's time limit: room for one more step and a checkpoint save, twice over
+        reason = budget.exhausted(2 * (step_s + save_s))
+        if reason:
+            if step > saved_step:
+                _atomic_save(_checkpoint(fingerprint, step, model, ema, opt, sampler, monitor), checkpoint_path)
+                saved_step = step
+            msg = (f"cell {cell or '?'}: stopped at step {step}/{cfg.iterations} to stay within the job's time limit "
+                   f"({reason}); {checkpoint_path} holds step {saved_step}; no model was written to {out_path}. "
+                   "A rerun (Snakemake's retry) resumes from the checkpoint.")
+            log.warning("%s", msg)
+            raise TimeLimitReached(msg)
+        t_step = time.monotonic()
         nimg = step * cfg.batch_size
         x = x_all[sampler.next(cfg.batch_size).to(device)]
         if cfg.xflip > 0:
@@ -250,12 +277,12 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
         if monitor is not None and (step % monitor.every == 0 or step == cfg.iterations):
             stop = bool(monitor(step, ema, device))
         if step % cfg.checkpoint_every == 0 and step < cfg.iterations and not stop:
-            _atomic_save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(),
-                          "ema": ema.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state_dict(),
-                          "rng": _rng_state(),
-                          **({"monitor": monitor.state_dict()} if monitor is not None else {})}, checkpoint_path)
+            t_save = time.monotonic()
+            _atomic_save(_checkpoint(fingerprint, step, model, ema, opt, sampler, monitor), checkpoint_path)
+            saved_step, save_s = step, max(save_s, time.monotonic() - t_save)
         if callback is not None:
             callback(step)
+        step_s = max(step_s, time.monotonic() - t_step)
         if stop:
             log.info("cell %s: monitor stopped training at step %d/%d", cell, step, cfg.iterations)
             break
@@ -269,6 +296,13 @@ def train_denoiser(data: Tensor, cfg: TrainConfig, net_kwargs: dict, out_path, *
     log.info("cell %s: wrote %s (%d steps, %.1f s this run)", cell, out_path, step, seconds)
     return {"steps": step, "final_loss": mean_loss, "seconds": seconds, "resumed": resumed,
             "stopped_early": step < cfg.iterations}
+
+
+def _checkpoint(fingerprint, step, model, ema, opt, sampler, monitor) -> dict:
+    """Everything an exact resume needs (the global RNG state is taken now)."""
+    return {"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "ema": ema.state_dict(),
+            "opt": opt.state_dict(), "sampler": sampler.state_dict(), "rng": _rng_state(),
+            **({"monitor": monitor.state_dict()} if monitor is not None else {})}
 
 
 def _fmt_seconds(s: float) -> str:

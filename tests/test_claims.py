@@ -132,119 +132,13 @@ def test_fig4_left_validity_failures_are_caveats_beside_the_numbers():
 # Fig 4 right: tests/test_claims_fig4r.py
 
 
-# --- Table 1 / Fig 1 ----------------------------------------------------------------------------------
+# --- Table 1 / Fig 1: tests/test_claims_table1.py -------------------------------------------------
 
 
-def table1_evidence(molrg_l2=2.0, gauss_l2=4.0, agree_m=0.9, agree_g=0.5, converged=True):
-    rows = []
-    for ds in ("fashion_mnist", "mnist"):
-        for model, l2, agree in (("gaussian", gauss_l2, agree_g), ("molrg", molrg_l2, agree_m)):
-            rows.append({"dataset": ds, "model": model, "eq8_l2": l2, "eq8_l2_se": 0.05, "eq8_l2sq": l2**2,
-                         "eq8_l2sq_se": 0.2, "class_agreement": agree, "n_pairs": 500})
-    conv = pd.DataFrame({"dataset": ["fashion_mnist", "mnist"], "criterion": "relative loss change",
-                         "value": [0.01, 0.02], "threshold": 0.05, "converged": converged, "steps": 3000})
-    return {"table1_eq8_distance": pd.DataFrame(rows), "reference_unet_convergence": conv}
+# --- Fig 7 / Table 2: tests/test_claims_jacobian.py ---------------------------------------------------
 
 
-def test_table1_ordering_rules():
-    assert row_of(table1_evidence(), C.table1)["verdict"] == C.REPRODUCED
-    r = row_of(table1_evidence(molrg_l2=5.09, gauss_l2=4.98), C.table1)  # the inverted default-run ordering
-    assert r["verdict"] == C.NOT_REPRODUCED and "inverted" in r["reason"]
-    r = row_of(table1_evidence(molrg_l2=4.0, gauss_l2=4.05), C.table1)  # within 2 SE
-    assert r["verdict"] == C.NOT_REPRODUCED
-    r = row_of(table1_evidence(converged=False), C.table1)  # numbers and verdict kept, caveat beside them
-    assert r["verdict"] == C.REPRODUCED and "not converged" in r["caveats"] and "MoLRG 2 " in r["measured"]
-    ev = table1_evidence()
-    del ev["reference_unet_convergence"]
-    r = row_of(ev, C.table1)
-    assert r["verdict"] == C.NOT_TESTABLE and "reference_unet_convergence" in r["reason"]
-    ev = table1_evidence()
-    ev["table1_eq8_distance"] = ev["table1_eq8_distance"].drop(columns=["eq8_l2sq", "eq8_l2sq_se"])
-    assert row_of(ev, C.table1)["verdict"] == C.NOT_TESTABLE
-
-
-def test_fig1_class_agreement_rules():
-    assert row_of(table1_evidence(), C.fig1)["verdict"] == C.REPRODUCED
-    assert row_of(table1_evidence(agree_m=0.52, agree_g=0.5), C.fig1)["verdict"] == C.NOT_REPRODUCED
-    assert row_of(table1_evidence(agree_m=0.3, agree_g=0.5), C.fig1)["verdict"] == C.NOT_REPRODUCED
-    r = row_of(table1_evidence(converged=False), C.fig1)
-    assert r["verdict"] == C.REPRODUCED and "not converged" in r["caveats"]
-
-
-# --- Fig 7 / Table 2 ----------------------------------------------------------------------------------
-
-SIGMAS = np.array([0.002, 0.02, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 80.0])
-
-
-def rank_evidence(curve, lo=0.03, hi=3.2, closed=None):
-    rows = [{"dataset": "mnist", "model": "unet", "noise": k, "sigma": s, "rank_ratio": v + 0.001 * k, "n": 256}
-            for k in range(3) for s, v in zip(SIGMAS, curve)]
-    for model, c in (closed or {}).items():
-        rows += [{"dataset": "mnist", "model": model, "noise": 0, "sigma": s, "rank_ratio": v, "n": 256}
-                 for s, v in zip(SIGMAS, c)]
-    t2 = pd.DataFrame({"dataset": ["mnist"], "n": [256], "d_intr_min": [40], "sigma_train_lo": [lo],
-                       "sigma_train_hi": [hi], "valid": [True], "reason": [""], "interior_minimum": [True]})
-    return {"jacobian_rank": pd.DataFrame(rows), "table2_intrinsic_dimension": t2}
-
-
-U_CURVE = [0.98, 0.9, 0.6, 0.3, 0.15, 0.25, 0.5, 0.8, 0.9]  # minimum at sigma = 1
-
-
-def test_fig7_u_shape_rules():
-    falling = list(np.linspace(0.98, 0.05, len(SIGMAS)))  # rank falls as sigma grows: no interior minimum
-    ev = rank_evidence(U_CURVE, closed={"gaussian": falling, "molrg": falling})
-    r = row_of(ev, C.fig7)
-    assert r["verdict"] == C.REPRODUCED and "gaussian: min" in r["measured"]
-    r = row_of(rank_evidence(falling), C.fig7)
-    assert r["verdict"] == C.NOT_REPRODUCED and "no interior minimum" in r["reason"]
-    shallow = [0.98, 0.9, 0.6, 0.3, 0.15, 0.17, 0.18, 0.19, 0.19]  # rise of 0.04 < U_DEPTH_MIN above
-    assert row_of(rank_evidence(shallow), C.fig7)["verdict"] == C.NOT_REPRODUCED
-    r = row_of(rank_evidence(U_CURVE, lo=2.0, hi=100.0), C.fig7)  # minimum below the trained range
-    assert r["verdict"] == C.REPRODUCED and "outside the trained range" in r["caveats"]
-    ev = rank_evidence(U_CURVE)
-    ev["jacobian_rank"] = ev["jacobian_rank"].drop(columns="model")
-    assert row_of(ev, C.fig7)["verdict"] == C.NOT_TESTABLE
-
-
-def test_rank_curve_shape_numbers():
-    s = C.rank_curve_shape(SIGMAS, U_CURVE)
-    assert s["sigma_min"] == 1.0 and s["interior"] and s["u_shaped"]
-    assert s["rise_low_sigma"] == pytest.approx(0.98 - 0.15) and s["rise_high_sigma"] == pytest.approx(0.9 - 0.15)
-
-
-def test_table2_rules():
-    t2 = pd.DataFrame({"dataset": ["a", "b"], "n": [256, 256], "d_intr_min": [30, 50], "valid": [True, True],
-                       "reason": ["", ""]})
-    assert row_of({"table2_intrinsic_dimension": t2}, C.table2)["verdict"] == C.REPRODUCED
-    big = t2.assign(d_intr_min=[30, 200])
-    assert row_of({"table2_intrinsic_dimension": big}, C.table2)["verdict"] == C.NOT_REPRODUCED
-    bad = t2.assign(valid=[True, False], reason=["", "no interior minimum"])
-    r = row_of({"table2_intrinsic_dimension": bad}, C.table2)
-    assert r["verdict"] == C.REPRODUCED and "no interior minimum" in r["caveats"] and "d_intr 50" in r["measured"]
-
-
-# --- Fig 5 --------------------------------------------------------------------------------------------
-
-
-def editing(v_change=2.0, random_change=0.13, inside=True):
-    rows = []
-    for lam in (-6, -4, 0, 4, 6):
-        for d in ("v1", "v2", "v3", "random"):
-            ch = 0.0 if lam == 0 else abs(lam) / 6 * (random_change if d == "random" else v_change)
-            rows.append({"direction": d, "strength": lam, "l2_change": ch, "sigma_edit": 2.03,
-                         "edit_inside_train": inside})
-    return {"editing_distances": pd.DataFrame(rows)}
-
-
-def test_fig5_rules():
-    r = row_of(editing(), C.fig5)
-    assert r["verdict"] == C.REPRODUCED and "random 0.13" in r["measured"]
-    assert row_of(editing(v_change=0.2), C.fig5)["verdict"] == C.NOT_REPRODUCED
-    r = row_of(editing(inside=False), C.fig5)
-    assert r["verdict"] == C.REPRODUCED and "outside the trained range" in r["caveats"]
-    ev = editing()
-    ev["editing_distances"] = ev["editing_distances"].query("direction != 'random'")
-    assert row_of(ev, C.fig5)["verdict"] == C.NOT_TESTABLE
+# --- Fig 5: tests/test_claims_fig5.py ---------------------------------------------------------------
 
 
 # --- the whole report -----------------------------------------------------------------------------
@@ -252,13 +146,13 @@ def test_fig5_rules():
 
 def test_missing_evidence_gives_a_not_testable_row_per_claim():
     rows = C.evaluate({})
-    assert len(rows) == len(C.CLAIMS) == 13
+    assert len(rows) == len(C.CLAIMS) == 20  # 13 theory rows (5 methods for K = 2, 3; 3 for K = 1) + 7
     assert (rows.verdict == C.NOT_TESTABLE).all() and rows.reason.str.startswith("missing evidence").all()
     # garbage tables never raise either
     junk = {name: pd.DataFrame({"x": ["a", "b"]}) for name in C.EVIDENCE}
     assert (C.evaluate(junk).verdict == C.NOT_TESTABLE).all()
     md = C.to_markdown(rows)
-    assert md.count("\n| ") == 14 and "13 not testable" in md and "| fails_if |" in md
+    assert md.count("\n| ") == 21 and "20 not testable" in md and "| fails_if |" in md
 
 
 def test_load_evidence_skips_absent_and_empty_files(tmp_path):

@@ -21,6 +21,10 @@ CASES = {
     "bad_type_trials": ("theory: {closed_form: {grid: {K1: {trials: many}}}}\n", ["trials"]),
     "bad_type_lr": ("theory: {dae: {lr: fast}}\n", ["lr"]),
     "bad_choice": ("theory: {dae: {schedule: ve}}\n", ["schedule"]),
+    "restarts_K_times_d_exceeds_n": ("theory: {dae: {restarts: {grid: {K3: {d_max: 5}}}}}\n",
+                                     ["theory.dae.restarts.grid.K3.d_max", "theory.n"]),
+    "restarts_count_zero": ("theory: {dae: {restarts: {count: 0}}}\n", ["count"]),
+    "restarts_grid_for_K1": ("theory: {dae: {restarts: {grid: {K1: {d_min: 1}}}}}\n", ["K1"]),
 }
 
 

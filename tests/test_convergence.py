@@ -90,3 +90,58 @@ def test_monitor_stops_training_early_and_resumes_its_history(tmp_path):
     mon3 = HeldoutMonitor(ev, every=2, window=1, threshold=-1e9)
     train_denoiser(data, cfg, net, tmp_path / "d" / "model.pt", monitor=mon3)
     assert mon2.values == pytest.approx(mon3.values, rel=1e-6)
+
+
+def test_monitor_keeps_the_last_checkpoints_and_they_survive_a_resume(tmp_path):
+    """keep = 3 at keep_every = 4: the kept EMA weights are those of the 2 latest multiples of 4 before
+    the final step, equal to the EMA weights a monitor saw there; the monitor never stops before step
+    (3 - 1) x 4 + 1; a killed and resumed run keeps the same snapshots."""
+    from molrg.training import TrainConfig, train_denoiser
+
+    data = torch.randn(32, 1, 8, 8) * 0.5
+    ev = fixed_eval_set(data[:8].numpy(), [0.1, 1.0], 8, seed=1)
+    net = dict(width=8, channel_mult=(1, 2), num_blocks=1, attn_resolutions=(), dropout=0.0)
+    cfg = TrainConfig(iterations=14, batch_size=8, checkpoint_every=2, log_every=2, seed=0)
+    with pytest.raises(ValueError, match="multiple"):
+        HeldoutMonitor(ev, every=2, window=1, threshold=0.0, keep=3, keep_every=3)
+
+    # a criterion that always holds: without kept checkpoints it would stop at step 4; with them not before 9
+    mon = HeldoutMonitor(ev, every=2, window=1, threshold=1e9, keep=3, keep_every=4)
+    s = train_denoiser(data, cfg, net, tmp_path / "a" / "model.pt", monitor=mon)
+    assert s["steps"] == 10 and s["stopped_early"]
+    kept = mon.kept_checkpoints(s["steps"])
+    assert [k for k, _ in kept] == [8, 4]
+
+    # the full run: snapshots at 4, 8, 12; the kept ones before the final step 14 are 12 and 8
+    seen = {}
+
+    class Spy(HeldoutMonitor):
+        def __call__(self, step, model, device="cpu"):
+            seen[step] = {k: v.clone() for k, v in model.state_dict().items()}
+            return super().__call__(step, model, device)
+
+    full = Spy(ev, every=2, window=1, threshold=-1e9, keep=3, keep_every=4)
+    s = train_denoiser(data, cfg, net, tmp_path / "b" / "model.pt", monitor=full)
+    kept = full.kept_checkpoints(s["steps"])
+    assert [k for k, _ in kept] == [12, 8] and sorted(full.snapshots) == [4, 8, 12]
+    for step, w in kept:
+        assert all(torch.equal(w[k], seen[step][k]) for k in w)
+    assert any(not torch.equal(kept[0][1][k], seen[14][k]) for k in seen[14])  # not the final weights
+    with pytest.raises(ValueError, match="before 2 kept checkpoints"):
+        full.kept_checkpoints(5)
+
+    class Kill(Exception):
+        pass
+
+    def kill_at_10(step):
+        if step == 10:
+            raise Kill
+
+    m1 = HeldoutMonitor(ev, every=2, window=1, threshold=-1e9, keep=3, keep_every=4)
+    with pytest.raises(Kill):
+        train_denoiser(data, cfg, net, tmp_path / "c" / "model.pt", monitor=m1, callback=kill_at_10)
+    m2 = HeldoutMonitor(ev, every=2, window=1, threshold=-1e9, keep=3, keep_every=4)
+    s = train_denoiser(data, cfg, net, tmp_path / "c" / "model.pt", monitor=m2)
+    assert s["resumed"]
+    for (a, wa), (b, wb) in zip(m2.kept_checkpoints(14), kept):
+        assert a == b and all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)

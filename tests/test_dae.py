@@ -209,3 +209,36 @@ def test_unknown_choices_name_their_config_key():
                       torch.tensor([2]), dae.TrainSettings(gradient="natural"), torch.Generator())
     with pytest.raises(ValueError, match="theory.dae.optimizer"):
         dae.make_optimizer(dae.LowRankDAE(torch.eye(4, 2, dtype=F64).unsqueeze(0)), dae.TrainSettings(optimizer="lbfgs"))
+
+
+@pytest.mark.parametrize("K", [1, 2])
+def test_expected_objective_matches_the_average_loss_over_the_grid(K):
+    """dae.expected_objective (the restarts' selection criterion) = the Eq. 5 loss averaged over the
+    training rows, eps and the whole time grid, computed here by brute force with sampled eps; padded
+    rows and masked columns (a smaller rank) do not count."""
+    g = torch.Generator().manual_seed(11)
+    n, d_max, T = 8, 3, 6
+    settings = dae.TrainSettings(schedule="edm", T=T, sigma_max=0.5, loss_weight="one")
+    U = haar_orthogonal(n, g, batch=(2, K), columns=d_max)
+    d = torch.tensor([3, 2])
+    U = U * subspace.column_mask(d, d_max)[:, None, None, :].to(F64)
+    X = torch.randn(2, 7, n, generator=g, dtype=F64)
+    counts = torch.tensor([7, 5])
+    exact = dae.expected_objective(U, X, counts, settings)
+    m = dae.LowRankDAE(U[:, 0], d) if K == 1 else dae.HardMaxDAE(U, d)
+    s_grid, g_grid = dae.time_grid("edm", T, sigma_max=0.5)
+    M = 20_000
+    for p in range(2):
+        x0 = X[p : p + 1, torch.arange(M) % int(counts[p])]
+        losses = []
+        for s, gam in zip(s_grid, g_grid):
+            eps = torch.randn(1, M, n, generator=g, dtype=F64)
+            sub = type(m)(U[p : p + 1, 0] if K == 1 else U[p : p + 1], d[p : p + 1])
+            losses.append((sub(s * x0 + gam * eps, s, gam, x0) - x0).square().sum(-1).mean())
+        mc = torch.stack(losses).mean()
+        assert abs(mc - exact[p]) < 0.02 * exact[p], (mc, exact[p])
+    # the lower objective belongs to the better bases: the data's own subspace beats a random one
+    Xl = torch.einsum("pnd,pmd->pmn", U[:, 0], torch.randn(2, 7, d_max, generator=g, dtype=F64))
+    assert (dae.expected_objective(U, Xl, counts, settings)
+            < dae.expected_objective(haar_orthogonal(n, g, batch=(2, K), columns=d_max) * (U.abs().sum(-2, keepdim=True) > 0),
+                                     Xl, counts, settings)).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -17,10 +18,12 @@ from molrg.editing import (
     edit_grid,
     edit_scale,
     edit_starts,
+    generate_batched,
     is_torchscript,
     leading_singular_vectors,
     load_checkpoint_denoiser,
     random_unit_direction,
+    random_unit_directions,
     vp_sigma,
 )
 from molrg.jacobian import jacobian
@@ -157,6 +160,65 @@ def test_vp_edits_along_singular_vectors_change_the_output_more_than_a_random_di
     assert vp[0, 2] > 1.0  # a visible change: the image itself has norm ~ sqrt(d) = 2
 
 
+def test_norm_fraction_strength_moves_the_state_by_that_fraction_of_its_norm():
+    g = torch.Generator().manual_seed(1)
+    n, sigma = 64, 2.03
+    x = sigma * torch.randn(1, n, generator=g, dtype=torch.float64)
+    V = torch.linalg.qr(torch.randn(n, 3, generator=g, dtype=torch.float64)).Q.T
+    fracs = [-0.3, 0.05, 0.2]
+    starts = edit_starts(x, V, fracs, sigma, "norm_fraction")
+    for i in range(3):
+        for j, f in enumerate(fracs):
+            assert (starts[i, j] - x[0]).norm().item() == pytest.approx(abs(f) * x.norm().item(), rel=1e-12)
+    # the same fraction means the same relative move whatever the image size or the state's scale
+    assert edit_scale(sigma, "norm_fraction", 7.5) == 7.5
+    for bad in (None, 0.0):
+        with pytest.raises(ValueError, match="norm"):
+            edit_scale(sigma, "norm_fraction", bad)
+
+
+def test_random_unit_directions_are_unit_seeded_and_sequential():
+    R = random_unit_directions(5, 50, torch.Generator().manual_seed(2))
+    assert R.shape == (5, 50) and torch.allclose(R.norm(dim=1), torch.ones(5), atol=1e-6)
+    g = torch.Generator().manual_seed(2)
+    assert torch.equal(R[3], [random_unit_direction(50, g) for _ in range(4)][3])
+    assert random_unit_directions(0, 50, g).shape == (0, 50)
+
+
+def test_generate_batched_matches_one_batch():
+    D, U, g = _standard(n=48)
+    x0, _ = sample_balanced(U, 3, g)
+    sigmas = ddim_sigmas(0.4, 10)
+    xt = ddim_invert(D, x0, sigmas)
+    torch.testing.assert_close(generate_batched(D, xt, sigmas, batch_size=4), ddim_generate(D, xt, sigmas))
+    with pytest.raises(ValueError, match="batch_size"):
+        generate_batched(D, xt, sigmas, batch_size=0)
+
+
+def test_singular_edits_beat_the_random_distribution_on_molrg_at_a_norm_fraction():
+    # the experiment of the editing rule on the closed-form MoLRG (n = 200, K d = 8): at f = 0.2 the
+    # median change along v_1..v_3 exceeds the 95 % quantile of 20 random directions' changes
+    from molrg.edit_stats import image_exceedance
+
+    n = 200
+    D, U, g = _standard(n=n, K=2, d=4)
+    x0, _ = sample_balanced(U, 2, g)
+    sigmas = ddim_sigmas(0.4, 40)
+    sigma = float(sigmas[-1])
+    xt = ddim_invert(D, x0, sigmas)
+    ref = ddim_generate(D, xt, sigmas)
+    rows = []
+    for b in range(len(x0)):
+        V, _, _ = leading_singular_vectors(D, xt[b : b + 1], sigma, k=3, iters=30, generator=g)
+        R = random_unit_directions(20, n, g, torch.float64)
+        out = edit_grid(D, xt[b : b + 1], torch.cat([V, R]), [0.2], sigmas, units="norm_fraction")
+        l2 = edit_distances(out, ref[b])["l2"][:, 0]
+        rows += [{"image": b, "kind": "singular" if i < 3 else "random", "l2_change": float(v)}
+                 for i, v in enumerate(l2)]
+    ex = image_exceedance(pd.DataFrame(rows))
+    assert ex.exceeds.all() and (ex.ratio > 2).all(), ex
+
+
 def test_random_unit_direction_is_unit_and_seeded():
     a = random_unit_direction(100, torch.Generator().manual_seed(5))
     b = random_unit_direction(100, torch.Generator().manual_seed(5))
@@ -213,11 +275,17 @@ def test_editing_schema_and_cross_checks(tmp_path):
     cfg = full["editing"]
     validate(dict(cfg), schema)
     _editing(cfg, full)
-    for bad in ({"edit_t": 1.5}, {"strengths": []}, {"checkpoint_kind": "ddpm"}, {"extra": 0}):
+    for bad in ({"edit_t": 1.5}, {"strengths": []}, {"checkpoint_kind": "ddpm"}, {"extra": 0},
+                {"strength_units": "fraction"}, {"num_random": -1}, {"num_images": 0}, {"image_indices": []},
+                {"image_indices": [1, 1]}):
         with pytest.raises(WorkflowError):
             validate({**cfg, **bad}, schema)
     with pytest.raises(ConfigError, match="editing.checkpoint"):
         _editing({**cfg, "checkpoint": str(tmp_path / "missing.pt")}, full)
+    with pytest.raises(ConfigError, match="editing.strengths"):
+        _editing({**cfg, "strength_units": "norm_fraction", "strengths": [0.1, 6]}, full)
+    _editing({**cfg, "strength_units": "vp", "strengths": [-6, 0, 6]}, full)  # the paper's absolute values
+    validate({**cfg, "image_indices": [0, 5]}, schema)
     with pytest.raises(ConfigError, match="editing.t_min"):
         _editing({**cfg, "t_min": 0.8}, full)
     with pytest.raises(ConfigError, match="editing.dataset"):

@@ -8,14 +8,19 @@ import pytest
 import torch
 
 from molrg.jacobian import (
+    energy_fraction,
     intrinsic_dimension,
     jacobian,
-    minimum_validity,
+    mean_band,
     nearest_step,
     numerical_rank,
     rank_along_trajectory,
+    rank_rule_calibration,
     singular_values,
+    table2_row,
+    train_sigma_quantile,
     trained_sigma_range,
+    u_shape_test,
 )
 from molrg.estimate import gaussian_model
 from molrg.mixture import (
@@ -238,25 +243,99 @@ def test_trained_sigma_range_covers_the_training_noise_draws():
         trained_sigma_range({"precond": "edm"}, 1.0)
 
 
-def test_minimum_validity_on_constructed_curves():
+def _noisy(curve, sd=1.0, noises=15, seed=0):
+    return np.asarray(curve) + np.random.default_rng(seed).normal(0, sd, (noises, len(curve)))
+
+
+def test_u_shape_test_on_constructed_curves():
     sig = edm_sigma_steps(18)[:-1].numpy()  # 80 ... 0.002, trajectory order
-    lo, hi = 0.0286, 3.16
-    u = np.abs(np.log(sig) - np.log(1.0)) + 10  # U-shape with its bottom at the step nearest sigma = 1
-    ok = minimum_validity(sig, u, lo, hi)
-    assert ok == {"interior_minimum": True, "min_inside_train": True, "valid": True, "reason": ""}
-    # U-shape with the bottom at sigma ~ 28 (the paper's step): interior but not trained there
-    out = minimum_validity(sig, np.abs(np.log(sig) - np.log(28.4)) + 10, lo, hi)
-    assert out["interior_minimum"] and not out["min_inside_train"] and not out["valid"]
-    assert "outside the trained range" in out["reason"] and "28.37" in out["reason"]
-    # rank falling as sigma grows (a closed-form denoiser's shape): minimum at the largest sigma
-    out = minimum_validity(sig, np.log(80.0 / sig) + 1, lo, hi)
-    assert not out["interior_minimum"] and not out["valid"] and "largest-sigma end" in out["reason"]
-    # rank rising with sigma: minimum at the smallest-sigma end (inside the range, still invalid)
-    out = minimum_validity(sig, np.log(sig / 0.001), 1e-4, 100.0)
-    assert not out["interior_minimum"] and out["min_inside_train"] and "smallest-sigma end" in out["reason"]
-    # a flat tail tied with the minimum is no interior minimum
-    flat = np.concatenate([[30.0, 20.0], np.full(len(sig) - 2, 5.0)])
-    assert not minimum_validity(sig, flat, 1e-4, 100.0)["interior_minimum"]
+    u = 10 + 10 * np.minimum(1, np.abs(np.log(sig)) / 3)  # bottom at the grid point nearest sigma = 1
+    out = u_shape_test(sig, _noisy(u))
+    assert out["u_shaped"] and out["testable"] and out["reason"] == "" and out["interior_minimum"]
+    assert out["sigma_min"] == pytest.approx(1.088, abs=1e-3)
+    assert out["sigma_min_ci_lo"] <= out["sigma_min"] <= out["sigma_min_ci_hi"] and 0 < out["argmin_share"] <= 1
+    assert out["p_high_sigma"] < 1e-6 and out["p_low_sigma"] < 1e-6 and out["rise_high_sigma"] > 5
+    assert out["d_intr_se"] == pytest.approx(1 / np.sqrt(15), rel=0.5)
+    # the column order does not matter (sorted to the trajectory's order inside)
+    perm = np.random.default_rng(1).permutation(len(sig))
+    assert u_shape_test(sig[perm], _noisy(u)[:, perm])["sigma_min"] == out["sigma_min"]
+    # falling as sigma grows (a closed-form denoiser's shape): no point above the minimum
+    out = u_shape_test(sig, _noisy(np.log(80.0 / sig) + 1, sd=0.1))
+    assert not out["u_shaped"] and out["p_high_sigma"] == 1.0 and "above the minimum" in out["reason"]
+    # a shallow rise on one side only
+    half = np.where(sig > 1, 10.0, u)
+    out = u_shape_test(sig, _noisy(half, sd=0.5))
+    assert not out["u_shaped"] and "above the minimum" in out["reason"] and out["p_low_sigma"] < 0.05
+    # too few noises: no power, the numbers still there
+    out = u_shape_test(sig, _noisy(u, noises=2))
+    assert not out["testable"] and not out["u_shaped"] and "no power" in out["reason"] and np.isfinite(out["d_intr"])
+
+
+def test_u_shape_test_false_positive_rate_on_flat_noisy_curves_is_below_its_level():
+    # the points compared are chosen by the data: without the adjustment a flat curve "rises" on each
+    # side ~20 % of the time; with it, the U-shape (both sides) must come out at most at the 5 % level
+    sig = edm_sigma_steps(18)[:-1].numpy()
+    rng = np.random.default_rng(3)
+    hits = [u_shape_test(sig, np.round(10 + rng.normal(0, 1, (15, len(sig)))), n_boot=10)["u_shaped"]
+            for _ in range(300)]
+    assert np.mean(hits) <= 0.05
+
+
+def test_train_sigma_quantile():
+    edm = {"precond": "edm", "P_mean": -1.2, "P_std": 1.2}
+    lo, hi = trained_sigma_range(edm, 0.95)
+    assert train_sigma_quantile(edm, lo) == pytest.approx(0.025, abs=1e-6)
+    assert train_sigma_quantile(edm, hi) == pytest.approx(0.975, abs=1e-6)
+    assert train_sigma_quantile(edm, np.exp(-1.2)) == pytest.approx(0.5)
+    assert train_sigma_quantile(edm, 28.37) > 0.999  # the paper's minimum, far above EDM training noise
+    lo, hi = trained_sigma_range({"precond": "vp"}, 0.9)
+    assert train_sigma_quantile({"precond": "vp"}, lo) == pytest.approx(0.05, abs=1e-4)
+    assert train_sigma_quantile({"precond": "vp"}, hi) == pytest.approx(0.95, abs=1e-4)
+    with pytest.raises(ValueError, match="preconditioning"):
+        train_sigma_quantile({"precond": "ve"}, 1.0)
+
+
+def test_table2_row_valid_means_u_shape_and_the_training_range_is_a_caveat():
+    sig = edm_sigma_steps(18)[:-1].numpy()
+    steps = np.arange(len(sig))
+    edm = {"precond": "edm", "P_mean": -1.2, "P_std": 1.2}
+    u28 = 10 + 10 * np.minimum(1, np.abs(np.log(sig / 28.37)) / 3)  # the paper's minimum
+    row = table2_row("x", 64, steps, sig, _noisy(u28), 28.37, edm, 0.95)
+    assert row["valid"] and row["u_shaped"] and row["reason"] == ""
+    assert row["step_min"] == 3 and row["step_fixed"] == 3 and row["d_intr_min"] == row["d_intr_fixed"]
+    assert not row["min_inside_train"] and "outside the trained range" in row["caveat"] and not row["fixed_inside_train"]
+    assert row["sigma_min_train_quantile"] > 0.999 and row["num_noises"] == 15 and row["u_alpha"] == 0.05
+    flat = table2_row("x", 64, steps, sig, _noisy(np.full(len(sig), 10.0)), 28.37, edm, 0.95)
+    assert not flat["valid"] and "no significant rise" in flat["reason"] and np.isfinite(flat["d_intr_min"])
+
+
+def test_mean_band_covers_the_mean_and_energy_fraction():
+    R = _noisy(np.linspace(1, 10, 6), noises=20)
+    lo, hi = mean_band(R, n_boot=500)
+    assert (lo <= R.mean(axis=0)).all() and (R.mean(axis=0) <= hi).all() and (hi - lo < 2).all()
+    s = np.array([[3.0, 2.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(energy_fraction(s, 2), [13 / 14, 0.5])
+    assert np.isnan(energy_fraction(np.zeros(3), 1))
+
+
+def test_rank_rule_calibration_on_the_closed_form_molrg_reads_the_truth():
+    # the closed-form MoLRG (equal variances) along the trajectory: the rule reads K*d at sigma = 80
+    # and d at sigma = 0.002, never more than K*d (its Jacobian's exact rank)
+    import pandas as pd
+
+    n, K, d = 24, 2, 3
+    D, _, g = _molrg(n, K, d)
+    out = rank_along_trajectory(D, torch.randn(3, n, generator=g, dtype=torch.float64), 18, chunk_size=24)
+    tidy = pd.DataFrame([{"source": "check", "model": "closed_form", "noise": b, "step": int(st), "sigma": float(sg),
+                          "rank": int(out["rank"][b, j]), "truth_d": d, "truth_Kd": K * d,
+                          "energy_top_d": float(energy_fraction(out["singular_values"][b, j], d)),
+                          "energy_top_Kd": float(energy_fraction(out["singular_values"][b, j], K * d))}
+                         for b in range(3) for j, (st, sg) in enumerate(zip(out["steps"], out["sigma"]))])
+    cal = rank_rule_calibration(tidy).sort_values("sigma")
+    assert cal.reading_mean.iloc[-1] == K * d and cal.reading_mean.iloc[0] == d
+    assert (cal.reading_max <= K * d).all() and (cal.over_Kd <= 1).all()
+    assert cal.energy_top_Kd.min() > 0.999  # the exact rank holds all the energy
+    assert cal.at_minimum.sum() == 1 and not cal.u_shaped.any()  # monotone: no U
 
 
 def test_closed_form_gaussian_of_real_like_data_has_no_U_shape_and_fails_the_check():
@@ -275,8 +354,8 @@ def test_closed_form_gaussian_of_real_like_data_has_no_U_shape_and_fails_the_che
     mean = out["rank"].mean(axis=0)
     assert (np.diff(mean) >= 0).all() and mean[-1] > 4 * mean[0]  # sigma decreasing: rank rising
     np.testing.assert_array_equal(out["others_rank"]["again"], out["rank"])  # same states, same rule
-    check = minimum_validity(out["sigma"], mean, 0.0286, 3.16)
-    assert not check["interior_minimum"] and not check["valid"]
+    check = u_shape_test(out["sigma"], out["rank"])
+    assert not check["interior_minimum"] and not check["u_shaped"]
 
 
 def test_rank_along_trajectory_ranks_other_denoisers_at_the_same_states():

@@ -116,6 +116,7 @@ REALDATA_TARGETS = [
     "results/tables/table1_eq8_distance.csv",
     "results/tables/table1_eq8_distance.md",
     "results/tables/reference_unet_convergence.csv",
+    "results/tables/table1_checkpoint_stability.csv",
     "results/tables/real_gl_scores.csv",
     "results/tables/real_sigmoid_fit.csv",
     "results/tables/fid.csv",
@@ -148,6 +149,13 @@ def test_realdata_rules_on_digits(tiny_run):
     conv = pd.read_csv(res / "tables/reference_unet_convergence.csv")
     assert conv.dataset.tolist() == ["digits"] and conv.steps.iloc[0] in (2, 4)
     assert conv.converged.dtype == bool and (conv.threshold == 0.01).all() and "held-out" in conv.criterion.iloc[0]
+    # the kept checkpoints (tiny: 2, spacing 2): the final model (step 4) and the EMA weights of step 2,
+    # each unit's gap at both, the final's change 0 (the monitor cannot stop before step 3)
+    st = pd.read_csv(res / "tables/table1_checkpoint_stability.csv")
+    assert conv.steps.iloc[0] == 4 and len(st) == 6 and set(st.unit) == {"l2", "l2sq", "class_agreement"}
+    assert sorted(zip(st.checkpoint, st.step))[::3] == [("unet", 4), ("unet_back1", 2)]
+    assert (st[st.checkpoint == "unet"].dgap == 0).all() and (st.n_pairs == 16).all() and np.isfinite(st.gap).all()
+    assert "Checkpoint stability" in md
     print("\ntiny digits Table 1 (4-step U-Net, not meaningful):\n" + t1[["model", "eq8_mean", "eq8_sem"]].to_string())
 
     gl = pd.read_csv(res / "tables/real_gl_scores.csv")
@@ -178,3 +186,43 @@ def test_realdata_rules_on_digits(tiny_run):
     assert fid.features.str.contains("not Inception").all() and np.isfinite(fid.fid).all()
     man = json.loads((res / "data/digits/manifest.json").read_text())
     assert man["count"] == 1500 and man["shape"] == [1, 8, 8]
+
+
+def test_pair_gaps_by_hand():
+    from molrg.metrics import pair_gaps
+
+    u = np.zeros((2, 1, 1, 2))
+    g = np.array([[[[3.0, 4.0]]], [[[1.0, 0.0]]]])  # distances 5, 1
+    m = np.array([[[[0.0, 1.0]]], [[[0.0, 2.0]]]])  # distances 1, 2
+    out = pair_gaps(u, g, m, np.array([0, 1]), np.array([1, 1]), np.array([0, 0]))
+    assert out["l2"].tolist() == pytest.approx([4.0, -1.0])
+    assert out["l2sq"].tolist() == pytest.approx([24.0, -3.0])
+    assert out["class_agreement"].tolist() == [1.0, -1.0]  # pair 1: MoLRG agrees; pair 2: Gaussian agrees
+    assert "class_agreement" not in pair_gaps(u, g, m)
+
+
+def test_checkpoint_stability_paired_change():
+    from molrg.metrics import checkpoint_stability
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.5, 1.0, 400)  # large spread between pairs, shared by the checkpoints
+    same = {"unet": {"l2": base}, "unet_back1": {"l2": base + rng.normal(0, 0.01, 400)}}
+    rows = {r["checkpoint"]: r for r in checkpoint_stability(same, {"unet": 10, "unet_back1": 5}, "unet", z=3)}
+    assert rows["unet"]["dgap"] == 0 and rows["unet"]["gap_stable"] and rows["unet"]["ordering_stable"]
+    assert rows["unet_back1"]["gap_stable"] and rows["unet_back1"]["step"] == 5
+    # a shift of 0.05 is far inside the unpaired SE (~0.07) but ~100 paired SEs: not stable
+    moved = {"unet": {"l2": base}, "unet_back1": {"l2": base - 0.05 + rng.normal(0, 0.005, 400)}}
+    rows = {r["checkpoint"]: r for r in checkpoint_stability(moved, {"unet": 10, "unet_back1": 5}, "unet", z=3)}
+    assert not rows["unet_back1"]["gap_stable"] and rows["unet_back1"]["dgap"] == pytest.approx(-0.05, abs=0.002)
+    assert rows["unet_back1"]["gap_se"] == pytest.approx(base.std(ddof=1) / 20, rel=0.05)
+    # the ordering flips (significantly on both sides)
+    flip = {"unet": {"l2": np.full(50, 1.0) + rng.normal(0, 0.1, 50)},
+            "unet_back1": {"l2": np.full(50, -1.0) + rng.normal(0, 0.1, 50)}}
+    rows = checkpoint_stability(flip, {"unet": 2, "unet_back1": 1}, "unet")
+    assert not any(r["ordering_stable"] for r in rows) and not rows[1]["gap_stable"]
+    # identical checkpoints: zero change with zero SE counts as stable; a constant shift does not
+    const = {"unet": {"l2": np.ones(5)}, "unet_back1": {"l2": np.ones(5) * 1.1}}
+    rows = checkpoint_stability(const, {"unet": 2, "unet_back1": 1}, "unet")
+    assert rows[1]["dgap_se"] == 0 and not rows[1]["gap_stable"]
+    with pytest.raises(ValueError, match="final"):
+        checkpoint_stability(same, {"unet": 1, "unet_back1": 1}, "missing")

@@ -70,7 +70,7 @@ def test_dae_grid_recovers_from_a_random_start_and_fails_on_impossible_cells(K):
     start of the hard-max DAE can end in a K-subspaces local optimum, docs/theory.md). No cell with
     N_k < d succeeds."""
     grid = phase.Grid(n=16, K=K, d_values=(1, 3), Nk_values=(1, 12), trials=2)
-    df = phase.dae_grid(grid, seed=0, settings=phase.DAESettings(train=EASY_TRAIN))
+    df = phase.dae_grid(grid, seed=0, settings=phase.DAESettings(train=EASY_TRAIN, init_mixture="random"))
     assert len(df) == 8 and set(df.method) == {"dae"} and set(df.init) == {"random"}
     assert (df.iterations == 300).all() and df.final_loss.notna().all()
     assert (df.init_error > 2 * df.threshold).all(), df.init_error  # the start did not hold the answer
@@ -87,14 +87,15 @@ def test_init_error_is_far_above_threshold_where_the_closed_form_fails(K):
     grid = phase.Grid(n=24, K=K, d_values=(2, 4), Nk_values=(1, 3, 8), trials=3)
     cf = phase.closed_form_grid(grid, seed=0)
     short = TrainSettings(iterations=3, batch=8, T=100)
-    dae = phase.dae_grid(grid, seed=0, settings=phase.DAESettings(train=short))
+    dae = phase.dae_grid(grid, seed=0, settings=phase.DAESettings(train=short, init_mixture="random"))
     both = cf.merge(dae, on=["d", "N_k", "trial"], suffixes=("_cf", "_dae"))
     assert len(both) == len(cf) == len(dae)
     fails = both[~both.success_cf]
     assert len(fails) > 0 and (fails.N_k < fails.d).all()
     assert (fails.init_error > 2 * fails.threshold_dae).all(), fails.init_error
     assert (both.init_error > 2 * both.threshold_dae).all()
-    assert (dae.init_error - phase.dae_grid(grid, 0, phase.DAESettings(train=short)).init_error).abs().max() == 0
+    again = phase.dae_grid(grid, 0, phase.DAESettings(train=short, init_mixture="random"))
+    assert (dae.init_error - again.init_error).abs().max() == 0
     if K > 1:
         spec = phase.dae_grid(grid, seed=0, settings=phase.DAESettings(train=TrainSettings(iterations=1, batch=8, lr=1e-9),
                                                                        init_mixture="spectral"))
@@ -123,7 +124,9 @@ def test_grid_from_config_and_summary():
     assert "N_k < d: 0.000" in phase.summary(df) and "N_k >= d: 1.000" in phase.summary(df)
 
 
-THEORY_TARGETS = [f"results/theory/K{K}_{m}.csv" for K in (1, 2, 3) for m in ("closed_form", "dae")] + [
+THEORY_METHODS = {K: ("closed_form", "closed_form_noiseless", "dae") + (("dae_restarts", "dae_random") if K > 1 else ())
+                  for K in (1, 2, 3)}
+THEORY_TARGETS = [f"results/theory/K{K}_{m}.csv" for K, ms in THEORY_METHODS.items() for m in ms] + [
     f"results/figures/{f}.png" for f in ("fig2_phase_K1", "fig3_phase_K2", "fig6_phase_K3")
 ]
 
@@ -134,8 +137,8 @@ def test_tiny_theory_run_and_reruns(tmp_path):
     and a plot setting reruns only the figures while a DAE setting reruns only the DAE tables."""
     # "--nocolor" ends the --configfile list that run_snakemake puts first (targets would join it)
     run_snakemake(tmp_path, "--nocolor", *THEORY_TARGETS, check=True)
-    for K in (1, 2, 3):
-        for method in ("closed_form", "dae"):
+    for K, methods in THEORY_METHODS.items():
+        for method in methods:
             path = tmp_path / f"results/theory/K{K}_{method}.csv"
             df = pd.read_csv(path)
             assert set(phase.TABLE_COLUMNS) <= set(df.columns) and len(df) > 0
@@ -154,7 +157,58 @@ def test_tiny_theory_run_and_reruns(tmp_path):
 
         proc = run_snakemake(tmp_path, "-n", "--nocolor", *THEORY_TARGETS, configfiles=(TINY, extra), check=True)
         return {line.split()[0] for line in proc.stdout.splitlines() if line.strip() and line.split()[0] in
-                {"theory_closed_form", "theory_dae", "plot_phase"}}
+                {"theory_closed_form", "theory_dae", "theory_dae_restarts", "plot_phase"}}
 
     assert jobs_after("plot: {dpi: 90}\n") == {"plot_phase"}
-    assert jobs_after("theory: {dae: {lr: 0.05}}\n") == {"theory_dae", "plot_phase"}
+    assert jobs_after("theory: {dae: {lr: 0.05}}\n") == {"theory_dae", "theory_dae_restarts", "plot_phase"}
+    assert jobs_after("theory: {dae: {init_perturbation: 1.0}}\n") == {"theory_dae", "plot_phase"}
+    assert jobs_after("theory: {dae: {restarts: {count: 3}}}\n") == {"theory_dae_restarts", "plot_phase"}
+
+
+def test_noisy_and_noise_free_closed_form_share_the_draw():
+    """closed_form_noiseless is the same draw without the noise: exact algebra (error ~1e-15 where
+    N_k >= d), while the noisy grid's errors on the success side are at the noise level."""
+    noisy = phase.Grid(n=20, K=2, d_values=(2, 4), Nk_values=(1, 3, 12), trials=3, noise_std=0.05)
+    clean = phase.Grid(n=20, K=2, d_values=(2, 4), Nk_values=(1, 3, 12), trials=3, noise_std=0.0)
+    a, b = phase.closed_form_grid(noisy, 0), phase.closed_form_grid(clean, 0, method="closed_form_noiseless")
+    assert set(a.method) == {"closed_form"} and set(b.method) == {"closed_form_noiseless"}
+    assert (a.noise_std == 0.05).all() and (b.noise_std == 0).all()
+    U_a, X_a = phase.make_cell(noisy, 4, 12, 0)
+    U_b, X_b = phase.make_cell(clean, 4, 12, 0)
+    assert torch.equal(U_a, U_b) and 0 < (X_a - X_b).std() < 0.07  # the same bases and coefficients
+    easy_a, easy_b = a[a.N_k == 12], b[b.N_k == 12]
+    assert (easy_b.error < 1e-12).all() and (easy_a.error > 1e-3).all() and (easy_a.error < 0.5).all()
+
+
+def test_perturbed_truth_start_is_the_k_gt_1_default_and_solves_no_trial():
+    """The K > 1 default (reading (a) of Eq. 45) with delta 0.75: every start is outside the success
+    threshold (init_error > 0.5, also for d = 1), and the table says which start and delta."""
+    assert phase.DAESettings().init_mixture == "perturbed_truth" and phase.DAESettings().init_perturbation == 0.75
+    grid = phase.Grid(n=48, K=2, d_values=(1, 2, 8), Nk_values=(1, 10), trials=20)
+    df = phase.dae_grid(grid, 0, phase.DAESettings(train=TrainSettings(iterations=1, batch=4, T=10, lr=1e-9)))
+    assert set(df.init) == {"perturbed_truth"} and (df.init_perturbation == 0.75).all()
+    assert (df.init_error > df.threshold).all(), df.init_error.min()
+    # a random start is much farther from the truth than the perturbed one
+    rnd = phase.dae_grid(grid, 0, phase.DAESettings(train=TrainSettings(iterations=1, batch=4, T=10, lr=1e-9),
+                                                    init_mixture="random"))
+    assert rnd.init_perturbation.isna().all() and rnd.init_error.median() > df.init_error.median() + 0.5
+
+
+def test_restarts_keep_the_lowest_training_objective():
+    """dae_restarts: R random starts trained in one batch; the kept run has the lowest training
+    objective of the R (never the truth); dae_random is run 0 alone."""
+    grid = phase.Grid(n=16, K=2, d_values=(1, 3), Nk_values=(2, 12), trials=2, noise_std=0.05)
+    train = TrainSettings(iterations=40, batch=16, T=100, lr=2.0, sigma_max=0.1)
+    best, first = phase.dae_restarts_grid(grid, 0, 3, phase.DAESettings(train=train))
+    assert len(best) == len(first) == 8 and set(best.method) == {"dae_restarts"} and set(first.method) == {"dae_random"}
+    assert (best.restarts == 3).all() and (first.restarts == 1).all() and set(best.init) == {"random"}
+    assert best.restart.between(0, 2).all() and (best.train_objective <= first.train_objective + 1e-12).all()
+    assert (best.restart_best_error <= best.error + 1e-12).all()
+    # run 0 of the batch: the row of dae_random equals the kept row wherever restart 0 was kept
+    kept0 = best[best.restart == 0]
+    pd.testing.assert_frame_equal(kept0[["error", "train_objective"]],
+                                  first.loc[kept0.index, ["error", "train_objective"]])
+    again, _ = phase.dae_restarts_grid(grid, 0, 3, phase.DAESettings(train=train))
+    pd.testing.assert_frame_equal(best, again)
+    with pytest.raises(ValueError, match="restarts.count"):
+        phase.dae_restarts_grid(grid, 0, 0, phase.DAESettings(train=train))

@@ -11,8 +11,11 @@ GPU gres), torn down by PID afterwards, leaving no SLURM configuration behind (s
   must have run on the submit host.
 * test_profile_groups_gpus_retries: a 5-rule toy workflow on the same profile that exercises what
   the pipeline cannot show on demand: a job that fails and is retried with more memory, its log
-  kept; also a `train_grid` group of GPU jobs batched into one SLURM job (capped to one node) and
-  a localrule.
+  kept; also a `train_grid` group of GPU jobs batched into one SLURM job (capped to one node; its
+  --time is checked) and a localrule.
+* test_capped_training_resumes_across_retries: in the same toy run (the per-job runtime cap set to
+  1 minute), a training job whose work outlasts the cap asks SLURM for the cap, stops before it
+  with a checkpoint, fails, is retried, resumes, and ends with the weights of an uncapped run.
 
 Needs root and apt-get (CI machines); skipped elsewhere, and a skip fails when CI=true
 (conftest.py). Marker: slurm.
@@ -81,17 +84,22 @@ def slurm_cluster():
         "tools/local_slurm.sh down left its slurm.conf behind")
 
 
-def run_profile(workdir: Path, args: list[str], limit_s: int) -> subprocess.CompletedProcess:
+def run_profile(workdir: Path, args: list[str], limit_s: int, env: dict | None = None) -> subprocess.CompletedProcess:
     """`snakemake --profile slurm` from the repository root, as a user types it. SIGINT at the time
     limit: the SLURM executor ignores SIGTERM, and on SIGINT it cancels its jobs and exits."""
     cmd = ["timeout", "-s", "INT", "-k", "30", str(limit_s), str(SNAKEMAKE), "--profile", "slurm",
            "--directory", str(workdir), *FAST_POLLING, *args]
-    env = {**os.environ, **SITE_ENV}
+    env = {**os.environ, **SITE_ENV, **(env or {})}
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     print(f"snakemake --profile slurm in {workdir.name}: {time.monotonic() - t0:.1f} s (rc {proc.returncode})")
     assert proc.returncode != 124, f"snakemake hit the {limit_s} s limit:\n{proc.stderr[-6000:]}"
     return proc
+
+
+def jobs_of_rule(log: str, rule: str) -> list[str]:
+    """SLURM job ids submitted for `rule` (from the SLURM log paths snakemake prints), in order."""
+    return [jid for jid in submitted_jobs(log) if f"slurm_logs/rule_{rule}/{jid}.log" in log]
 
 
 def submitted_jobs(log: str) -> list[str]:
@@ -100,13 +108,13 @@ def submitted_jobs(log: str) -> list[str]:
 
 
 def sacct_states(job_ids: list[str]) -> dict[str, dict]:
-    """State, allocated TRES and comment of each job, as the accounting database has them
+    """State, allocated TRES, time limit and comment of each job, as the accounting database has them
     (it records a job shortly after it ends: wait up to 20 s for all of them)."""
     for _ in range(40):
-        out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,State,AllocTRES,Comment",
+        out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,State,AllocTRES,Timelimit,Comment",
                               "-j", ",".join(job_ids)], capture_output=True, text=True, check=True).stdout
-        rows = [line.split("|") for line in out.splitlines() if line]
-        states = {r[0]: {"state": r[1], "tres": r[2], "comment": r[3]} for r in rows}
+        rows = [line.split("|", 4) for line in out.splitlines() if line]
+        states = {r[0]: {"state": r[1], "tres": r[2], "timelimit": r[3], "comment": r[4]} for r in rows}
         if set(job_ids) <= set(states):
             break
         time.sleep(0.5)
@@ -177,9 +185,16 @@ def test_pipeline_subdag_via_slurm(slurm_cluster, tmp_path):
 
 
 TOY_SNAKEFILE = '''
+import sys
+
+sys.path.insert(0, "@ROOT@")
+from molrg.walltime import capped_runtime
+
+
 rule all:
     input:
         "figure.txt",
+        "capped/model.pt",
 
 
 rule prepare:  # a plain SLURM job
@@ -226,12 +241,72 @@ rule figure:  # runs on the submit host
         "figure.txt",
     shell:
         "echo ${{SLURM_JOB_ID:-local}} > {output}"
+
+
+rule capped:  # training that outlasts the per-job runtime cap: stops, fails, resumes on the retry
+    output:
+        "capped/model.pt",
+    log:
+        "logs/capped.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: capped_runtime(10 * attempt),
+    shell:
+        "@PYTHON@ @SCRIPT@ {output} {log} @SLEEP@"
 '''
 
+# Tiny training for rule `capped`. Its first try sleeps in every step's callback, so that its work
+# (wall clock) outlasts a 1-minute job; the retry and the reference run do not sleep. The sleep does
+# not touch the computation, so the weights must equal those of the uncapped reference run.
+CAPPED_TRAIN = '''
+import os, sys, time
+sys.path.insert(0, {root!r})
+import torch
+from molrg.runtime import set_threads, setup_logging
+from molrg.training import TrainConfig, train_denoiser
 
-def test_profile_groups_gpus_retries(slurm_cluster, tmp_path):
-    (tmp_path / "Snakefile").write_text(TOY_SNAKEFILE)
-    proc = run_profile(tmp_path, ["-s", str(tmp_path / "Snakefile")], limit_s=200)
+out, log_path, sleep = sys.argv[1], sys.argv[2], float(sys.argv[3])
+marker = os.path.join(os.path.dirname(out), "first_try_started")
+if sleep and os.path.exists(marker):
+    sleep = 0.0
+elif sleep:
+    open(marker, "w").close()
+log = setup_logging(log_path)
+set_threads(1)
+g = torch.Generator().manual_seed(0)
+data = torch.randn(16, 3, 4, 4, generator=g) * 0.5
+cfg = TrainConfig(iterations={steps}, batch_size=8, lr=2e-3, checkpoint_every=1000, log_every=20, seed=5)
+net = dict(width=8, channel_mult=(1, 1), num_blocks=1, attn_resolutions=(), dropout=0.1)
+train_denoiser(data, cfg, net, out, cell="capped", log=log, callback=lambda step: time.sleep(sleep))
+'''
+# 50 s of work in the first try; a 1-minute job has at most ~40 s for it (start-up, 15 s margin)
+CAPPED_STEPS, CAPPED_SLEEP = 200, 0.25
+
+
+@pytest.fixture(scope="module")
+def toy_run(slurm_cluster, tmp_path_factory):
+    """One run of the toy workflow through the SLURM profile, with a per-job runtime cap of one
+    minute (MOLRG_SLURM_MAX_RUNTIME=1): the rules that set their own runtime keep it, rule
+    `capped` asks for the cap. The uncapped reference training runs on this host meanwhile."""
+    import sys
+
+    tmp = tmp_path_factory.mktemp("toy")
+    script = tmp / "train_capped.py"
+    script.write_text(CAPPED_TRAIN.format(root=str(ROOT), steps=CAPPED_STEPS))
+    toy = TOY_SNAKEFILE
+    for key, value in {"@ROOT@": ROOT, "@PYTHON@": sys.executable, "@SCRIPT@": script, "@SLEEP@": CAPPED_SLEEP}.items():
+        toy = toy.replace(key, str(value))
+    (tmp / "Snakefile").write_text(toy)
+    ref = subprocess.Popen([sys.executable, str(script), str(tmp / "ref" / "model.pt"), str(tmp / "ref.log"), "0"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = run_profile(tmp, ["-s", str(tmp / "Snakefile")], limit_s=400, env={"MOLRG_SLURM_MAX_RUNTIME": "1"})
+    assert ref.wait(timeout=300) == 0, ref.stderr.read()
+    return tmp, proc
+
+
+def test_profile_groups_gpus_retries(toy_run):
+    tmp_path, proc = toy_run
     assert proc.returncode == 0, proc.stderr[-8000:]
     log = proc.stderr
 
@@ -246,11 +321,46 @@ def test_profile_groups_gpus_retries(slurm_cluster, tmp_path):
     assert (tmp_path / "figure.txt").read_text().strip() == "local", "a localrule went to SLURM"
 
     states = sacct_states(submitted_jobs(log))
-    tres = dict(item.split("=", 1) for item in states[group_ids.pop()]["tres"].split(","))
+    group_state = states[group_ids.pop()]
+    tres = dict(item.split("=", 1) for item in group_state["tres"].split(","))
     # one node's worth: three gpu=1 members, but at most the node's 2 CPUs and 2 GPUs at once
     assert 1 <= int(tres["gres/gpu"]) <= 2 and 1 <= int(tres["cpu"]) <= 2, tres
-    failed = [j for j, s in states.items() if s["state"] == "FAILED"]
+    # --time of a group job: Snakemake splits its members into layers that fit the caps (here two
+    # cells side by side, then one) and sums the layers' longest runtimes: 2 + 2 minutes, neither
+    # the members' sum (6) nor their maximum (2). docs/slurm.md, "Time limits".
+    assert group_state["timelimit"] == "00:04:00", group_state
+    flaky_jobs = jobs_of_rule(log, "flaky")
+    failed = [j for j in flaky_jobs if states[j]["state"] == "FAILED"]
     assert len(failed) == 1 and states[flaky_id]["state"] == "COMPLETED", states
     failed_log = tmp_path / ".snakemake" / "slurm_logs" / "rule_flaky" / f"{failed[0]}.log"
     assert failed_log.exists(), "the failed job's SLURM log was not kept"
     assert f"Logfile {failed_log}" in log, "snakemake did not print the failed job's log"
+
+
+
+def test_capped_training_resumes_across_retries(toy_run):
+    """Rule `capped` asks SLURM for the cap (1 minute) instead of its 10 minutes, stops before the
+    limit with a checkpoint (time left from squeue), fails, is retried, resumes, and ends with the
+    weights of the uncapped reference run; its log keeps both tries."""
+    import torch
+
+    tmp_path, proc = toy_run
+    log = proc.stderr
+    assert proc.returncode == 0, log[-8000:]
+    jobs = jobs_of_rule(log, "capped")
+    states = sacct_states(jobs)
+    assert len(jobs) >= 2, f"the capped job was not retried: {states}"
+    assert all(states[j]["timelimit"] == "00:01:00" for j in jobs), f"the cap was not requested: {states}"
+    assert [states[j]["state"] for j in jobs] == ["FAILED"] * (len(jobs) - 1) + ["COMPLETED"], states
+
+    text = (tmp_path / "logs" / "capped.log").read_text()
+    for attempt in range(1, len(jobs) + 1):
+        assert f"=== attempt {attempt}, " in text, text[-4000:]
+    assert "to stay within the job's time limit" in text and "resumed from" in text, text[-4000:]
+    assert "TimeLimitReached" in text, text[-4000:]  # the stop failed the try, so SLURM/Snakemake retried it
+
+    model, ref = torch.load(tmp_path / "capped" / "model.pt"), torch.load(tmp_path / "ref" / "model.pt")
+    assert model["steps"] == ref["steps"] == CAPPED_STEPS
+    a, b = model["state_dict"], ref["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "capped and uncapped weights differ"
+    print(f"capped training: SLURM jobs {[(j, states[j]['state']) for j in jobs]}")

@@ -376,9 +376,13 @@ def part_hours(pc: dict, s: dict, rates: dict) -> None:
         n_j = len(jac["datasets"]) * jac["num_noises"] * (jac["num_steps"] if jac["steps"] is None else len(jac["steps"]))
         row("hours", f"Fig 7 / Table 2: {n_j} Jacobians", h(n_j * rates["jacobian"][0]))
     if need("sample_real"):
-        # DDIM inversion + the edits (lambda grid x directions, from edit_t down) + subspace iterations,
-        # counted in network evaluations of the reference U-Net at the sampler's batch rate (rough)
-        evals = ed["ddim_steps"] * (1 + len(ed["strengths"]) * (ed["num_vectors"] + 1) * 0.7) + 3 * ed["power_iters"] * ed["num_vectors"]
+        # per image: DDIM inversion + the edits (strengths x (singular + random directions), from edit_t
+        # down) + subspace iterations, counted in network evaluations of the reference U-Net at the
+        # sampler's batch rate (rough)
+        n_img = len(ed["image_indices"]) if ed.get("image_indices") else ed.get("num_images", 1)
+        n_dir = ed["num_vectors"] + ed.get("num_random", 1)
+        evals = n_img * (ed["ddim_steps"] * (1 + len(ed["strengths"]) * n_dir * ed["edit_t"])
+                         + 3 * ed["power_iters"] * ed["num_vectors"])
         row("hours", "Fig 5 editing (rough, network evaluations)", h(evals / (rates["sample_real"] * nfe(18))),
             f"{evals:.0f} evaluations")
 

@@ -9,8 +9,9 @@ from snakemake.utils import validate
 
 # Validate before any job is planned: a bad key stops the run here, naming the key.
 validate(config, schema="../schemas/config.schema.yaml")
-# The `molrg` package is importable in this process and in every script job (also inside
-# `--sdm conda` environments, which do not install it) through PYTHONPATH.
+# This checkout's `molrg` is importable here and in every script job: Snakemake's script preamble
+# appends this process's sys.path to each job's, also under `--sdm conda` (which drops PYTHONPATH
+# and runs the env's Python; tests/test_conda_import.py); PYTHONPATH puts it first elsewhere.
 sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
@@ -26,6 +27,13 @@ envvars:
 from molrg.config_checks import check_config  # noqa: E402
 
 check_config(config)  # cross-field checks JSON schema cannot express (e.g. K*d <= n)
+
+from molrg.walltime import capped_runtime, max_runtime_minutes  # noqa: E402
+
+# Training jobs resume from their checkpoint, so they ask a cluster for at most the per-job cap
+# (env MOLRG_SLURM_MAX_RUNTIME, minutes, default 24 h) and continue across retries; checked here
+# so that a bad value stops the run at start, naming the variable.
+max_runtime_minutes()
 
 RESULTS = "results"
 ENVS = "../../envs"

@@ -63,7 +63,7 @@ rule jacobian_rank:
 
 rule jacobian_tables:
     """The tidy rank table of all datasets, noises and models (unet | gaussian | molrg), and
-    Table 2 with its validity check (contract in DEVELOPING.md)."""
+    Table 2 with the U-shape test of the rank curve (contract in DEVELOPING.md)."""
     input:
         npz=expand(
             "results/jacobian/{dataset}/noise{noise}.npz",
@@ -160,6 +160,39 @@ rule jacobian_molrg:
         "../scripts/jacobian_molrg.py"
 
 
+rule rank_rule_calibration:
+    """The rank rule's reading against the truth on models of known rank: the closed-form MoLRG
+    (d at small sigma, K*d at large sigma) and the U-Nets trained on it, and each dataset's
+    closed-form MoLRG at its U-Net's states (docs/jacobian.md)."""
+    input:
+        molrg="results/tables/jacobian_molrg_rank.csv",
+        ranks="results/tables/jacobian_rank.csv",
+    output:
+        table=report(
+            "results/tables/rank_rule_calibration.csv",
+            caption="../report/rank_rule_calibration.rst",
+            category="Jacobian (Fig 7, Table 2)",
+            subcategory="MoLRG ground-truth check",
+        ),
+    log:
+        "results/logs/rank_rule_calibration/rank_rule_calibration.log",
+    benchmark:
+        "results/benchmarks/rank_rule_calibration/rank_rule_calibration.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        seed=config["seed"],
+        eta=JAC["eta"],
+        real_molrg={
+            ds: {k: config["realdata"]["molrg"][ds][k] for k in ("K", "d")}
+            for ds in JAC["datasets"]
+            if ds in config["realdata"]["molrg"]
+        },
+    script:
+        "../scripts/jacobian_calibration.py"
+
+
 rule plot_fig7:
     input:
         ranks="results/tables/jacobian_rank.csv",
@@ -213,13 +246,24 @@ rule plot_jacobian_molrg:
 
 # --- Fig 5: editing ---------------------------------------------------------------------------
 # The checkpoint (a configured path, possibly one this pipeline trains, else the dataset's
-# reference U-Net) and the image source (a configured image file, else the dataset's train.npz).
+# reference U-Net), the image source (a configured image file, else the dataset's train.npz) and the
+# dataset's classifier (rule realdata_classifier), whose labels before and after an edit are the
+# semantic test; absent only when the dataset is not defined (external checkpoint and image).
+EDIT_HAS_DATASET = EDIT["dataset"] in config["datasets"]
 EDIT_INPUTS = {
     "model": EDIT["checkpoint"] or f"results/realdata/{EDIT['dataset']}/unet/model.pt",
     **(
         {"image": EDIT["image_file"]}
         if EDIT["image_file"]
         else {"data": f"results/data/{EDIT['dataset']}/train.npz"}
+    ),
+    **(
+        {
+            "classifier": f"results/realdata/{EDIT['dataset']}/classifier/model.pt",
+            "classifier_metrics": f"results/realdata/{EDIT['dataset']}/classifier/metrics.json",
+        }
+        if EDIT_HAS_DATASET
+        else {}
     ),
 }
 
@@ -230,13 +274,15 @@ EDIT_NUMERIC = {
         "checkpoint_kind",
         "image_file",
         "image_size",
-        "image_index",
+        "num_images",
+        "image_indices",
         "edit_t",
         "strength_units",
         "train_sigma_mass",
         "ddim_steps",
         "t_min",
         "num_vectors",
+        "num_random",
         "strengths",
         "power_iters",
         "tol",
@@ -245,14 +291,21 @@ EDIT_NUMERIC = {
 
 
 rule editing:
-    """DDIM inversion to t = edit_t T, leading singular vectors of the Jacobian there, edits and
-    DDIM back; a random unit direction as the baseline."""
+    """For a seeded choice of training images: DDIM inversion to t = edit_t T, leading singular
+    vectors of the Jacobian there and seeded random unit directions, edits of the same lengths and
+    DDIM back; L2 change and the classifier's label before and after each edit."""
     input:
         **EDIT_INPUTS,
     output:
         npz="results/editing/edits.npz",
         table=report(
             "results/tables/editing_distances.csv",
+            caption="../report/editing_distances.rst",
+            category="Editing (Fig 5)",
+            subcategory="Tables",
+        ),
+        summary=report(
+            "results/tables/editing_summary.csv",
             caption="../report/editing_distances.rst",
             category="Editing (Fig 5)",
             subcategory="Tables",
@@ -274,7 +327,13 @@ rule editing:
         **EDIT_NUMERIC,
         seed=config["seed"],
         device=config["device"],
+        dataset=EDIT["dataset"],
         source_name=EDIT["checkpoint"] or EDIT["dataset"],
+        classifier_resolution=(
+            config["datasets"][EDIT["dataset"]]["resolution"]
+            if EDIT_HAS_DATASET
+            else None
+        ),
         batch_size=EDIT["batch_size"],
         provenance={
             **EDIT_NUMERIC,
@@ -288,6 +347,8 @@ rule editing:
 rule plot_fig5:
     input:
         npz="results/editing/edits.npz",
+        table="results/tables/editing_distances.csv",
+        summary="results/tables/editing_summary.csv",
     output:
         fig=report(
             f"results/figures/fig5_editing.{FIG_EXT}",
@@ -314,8 +375,10 @@ FINAL_OUTPUTS.extend(
         "results/tables/table2_intrinsic_dimension.csv",
         f"results/figures/fig7_jacobian_rank.{FIG_EXT}",
         "results/tables/jacobian_molrg_rank.csv",
+        "results/tables/rank_rule_calibration.csv",
         f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
         "results/tables/editing_distances.csv",
+        "results/tables/editing_summary.csv",
         f"results/figures/fig5_editing.{FIG_EXT}",
     ]
 )

@@ -125,7 +125,7 @@ if MU_STACK == 1:
         resources:
             gpu=MU_RES["gpu"],
             mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
-            runtime=lambda wc, attempt: MU_RES["runtime"] * attempt,
+            runtime=lambda wc, attempt: capped_runtime(MU_RES["runtime"] * attempt),
         params:
             net=MU_NET,
             train=MU_TRAIN,
@@ -164,9 +164,9 @@ else:
             resources:
                 gpu=MU_RES["gpu"],
                 mem_mb=lambda wc, attempt: MU_RES["mem_mb"] * attempt,
-                runtime=lambda wc, attempt, n=len(_stack): MU_RES["runtime"]
-                * n
-                * attempt,
+                runtime=lambda wc, attempt, n=len(_stack): capped_runtime(
+                    MU_RES["runtime"] * n * attempt
+                ),
             params:
                 cells=_stack,
                 net=MU_NET,

@@ -67,10 +67,23 @@ RD_MODEL_FILE = {
     "gaussian": "results/realdata/{dataset}/gaussian.pt",
     "molrg": "results/realdata/{dataset}/molrg.pt",
 }
+# the reference U-Net's kept checkpoints: the final model and the EMA weights at the last C - 1
+# multiples of unet_convergence.checkpoint_spacing before it (Table 1's checkpoint-stability check)
+RD_UNET_BACK = [
+    f"unet_back{c}" for c in range(1, RD["unet_convergence"]["checkpoints"])
+]
+RD_MODEL_FILE.update(
+    {m: f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt" for m in RD_UNET_BACK}
+)
 RD_TABLE1_SAMPLES = {
     f"{name}_{model}": f"results/realdata/{name}/samples/{model}.npz"
     for name in RD_TABLE1
     for model in RD_MODELS
+}
+RD_TABLE1_BACK_SAMPLES = {
+    f"{name}_{model}": f"results/realdata/{name}/samples/{model}.npz"
+    for name in RD_TABLE1
+    for model in RD_UNET_BACK
 }
 # Table 1's validity evidence: each dataset's classifier (class agreement of the pairs) and its
 # accuracy, and the reference U-Net's convergence record
@@ -230,7 +243,8 @@ rule realdata_classifier:
 
 rule realdata_unet:
     """The reference U-Net of a dataset (EDM preconditioning; Table 1, Fig 1, FID, Jacobians, edits);
-    stops when its held-out loss meets realdata.unet_convergence (else at unet.iterations)
+    stops when its held-out loss meets realdata.unet_convergence (else at unet.iterations); keeps the
+    EMA weights of its last checkpoints (unet_convergence.checkpoints, checkpoint_spacing)
     """
     input:
         train="results/data/{dataset}/train.npz",
@@ -239,6 +253,10 @@ rule realdata_unet:
     output:
         model="results/realdata/{dataset}/unet/model.pt",
         convergence="results/realdata/{dataset}/unet/convergence.json",
+        back=[
+            f"results/realdata/{{dataset}}/unet/ema_back{m[9:]}.pt"
+            for m in RD_UNET_BACK
+        ],
     log:
         "results/logs/realdata_unet/{dataset}.log",
     benchmark:
@@ -253,7 +271,7 @@ rule realdata_unet:
     resources:
         gpu=RD_TRAIN["gpu"],
         mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
+        runtime=lambda wc, attempt: capped_runtime(RD_TRAIN["runtime"] * attempt),
     params:
         unet=RD["unet"],
         convergence=RD["unet_convergence"],
@@ -266,7 +284,8 @@ rule realdata_unet:
 
 
 rule realdata_sample:
-    """Samples of the U-Net, the Gaussian or the MoLRG from the dataset's shared initial noises."""
+    """Samples of the U-Net (final or a kept checkpoint), the Gaussian or the MoLRG from the dataset's
+    shared initial noises."""
     input:
         model=lambda w: RD_MODEL_FILE[w.model].format(dataset=w.dataset),
         manifest="results/data/{dataset}/manifest.json",
@@ -278,7 +297,7 @@ rule realdata_sample:
         "results/benchmarks/realdata_sample/{dataset}_{model}.tsv"
     wildcard_constraints:
         dataset=RD_NAMES,
-        model="|".join(RD_MODELS),
+        model="|".join(RD_MODELS + RD_UNET_BACK),
     group:
         "train_real"
     conda:
@@ -300,10 +319,12 @@ rule realdata_sample:
 
 rule realdata_table1:
     """Table 1: Eq. 8 (l2 and squared l2) of the Gaussian's and MoLRG's samples to the U-Net's,
-    class agreement of the pairs (the dataset's classifier), the reference U-Nets' convergence
+    class agreement of the pairs (the dataset's classifier), the reference U-Nets' convergence, and
+    the checkpoint stability of the Gaussian - MoLRG gaps over the U-Net's kept checkpoints
     """
     input:
         **RD_TABLE1_SAMPLES,
+        **RD_TABLE1_BACK_SAMPLES,
         **RD_TABLE1_EVIDENCE,
     output:
         csv=report(
@@ -324,6 +345,12 @@ rule realdata_table1:
             category="Real images (Table 1, Figs 1, 4 right, FID)",
             subcategory="Table 1, Fig 1",
         ),
+        stability=report(
+            "results/tables/table1_checkpoint_stability.csv",
+            caption="../report/table1.rst",
+            category="Real images (Table 1, Figs 1, 4 right, FID)",
+            subcategory="Table 1, Fig 1",
+        ),
     log:
         "results/logs/realdata_table1/table1.log",
     benchmark:
@@ -333,6 +360,7 @@ rule realdata_table1:
         "../../envs/analysis.yaml"
     params:
         datasets=RD_TABLE1,
+        back=RD_UNET_BACK,
         molrg=RD["molrg"],
         sampler=RD["sampler"],
         seed=config["seed"],
@@ -354,10 +382,12 @@ rule realdata_table1:
 
 rule plot_fig1:
     """Fig 1: U-Net / Gaussian / MoLRG samples from the same 12 initial noises, per dataset, with
-    each model's class agreement with the U-Net (from Table 1)"""
+    each model's class agreement with the U-Net (from Table 1) and the checkpoint stability of the
+    gaps"""
     input:
         **RD_TABLE1_SAMPLES,
         table1="results/tables/table1_eq8_distance.csv",
+        stability="results/tables/table1_checkpoint_stability.csv",
     output:
         fig=report(
             f"results/figures/fig1_samples.{RD_FIG_EXT}",
@@ -379,7 +409,15 @@ rule plot_fig1:
         style=config["plot"],
         seed=config["seed"],
         config_slice={
-            k: RD[k] for k in ("table1_datasets", "molrg", "unet", "sampler", "table1")
+            k: RD[k]
+            for k in (
+                "table1_datasets",
+                "molrg",
+                "unet",
+                "unet_convergence",
+                "sampler",
+                "table1",
+            )
         },
     script:
         "../scripts/plot_samples.py"
@@ -409,7 +447,7 @@ rule realdata_gl_train:
     resources:
         gpu=RD_TRAIN["gpu"],
         mem_mb=lambda wc, attempt: RD_TRAIN["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: RD_TRAIN["runtime"] * attempt,
+        runtime=lambda wc, attempt: capped_runtime(RD_TRAIN["runtime"] * attempt),
     params:
         unet=lambda w: {
             **RD["gl_unet"],
@@ -731,6 +769,7 @@ FINAL_OUTPUTS.extend(
             "results/tables/table1_eq8_distance.csv",
             "results/tables/table1_eq8_distance.md",
             "results/tables/reference_unet_convergence.csv",
+            "results/tables/table1_checkpoint_stability.csv",
             f"results/figures/fig1_samples.{RD_FIG_EXT}",
         ]
         if RD_TABLE1

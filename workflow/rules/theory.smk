@@ -1,7 +1,7 @@
-# Issue #2. Figs 2, 3, 6: phase transitions of subspace recovery on MoLRG data (spec §3-4).
-# For K = 1, 2, 3: one tidy table per method (closed form: PCA / K-subspaces; dae: SGD on the
-# theoretical DAE, Algorithm 1), then one heat-map figure per K (closed form | DAE panels).
-# Notes for the README: docs/theory.md.
+# Figs 2, 3, 6: phase transitions of subspace recovery on MoLRG data (spec §3-4).
+# For K = 1, 2, 3: one tidy table per method (molrg.phase: closed_form with noise, closed_form_noiseless,
+# dae (SGD on the theoretical DAE, Algorithm 1); for K > 1 also dae_restarts and dae_random), then one
+# heat-map figure per K with one panel per method. Notes for the README: docs/theory.md.
 
 THEORY = config["theory"]
 THEORY_EXT = config["plot"]["format"]
@@ -24,36 +24,76 @@ THEORY_CF = {
 }
 THEORY_DAE = {
     name[1:]: {
-        **{k: v for k, v in THEORY["dae"].items() if k not in ("grid", "resources")},
+        **{
+            k: v
+            for k, v in THEORY["dae"].items()
+            if k not in ("grid", "resources", "restarts")
+        },
         "grid": cells,
     }
     for name, cells in THEORY["dae"]["grid"].items()
 }
+THEORY_RESTARTS = {
+    name[1:]: {
+        **{
+            k: v
+            for k, v in THEORY["dae"].items()
+            if k
+            not in (
+                "grid",
+                "resources",
+                "restarts",
+                "init_single",
+                "init_mixture",
+                "init_perturbation",
+            )
+        },
+        "count": THEORY["dae"]["restarts"]["count"],
+        "grid": cells,
+    }
+    for name, cells in THEORY["dae"]["restarts"]["grid"].items()
+}
+THEORY_CF_METHODS = ("closed_form", "closed_form_noiseless")
+THEORY_DAE_METHODS = {
+    1: ("dae",),
+    2: ("dae", "dae_restarts", "dae_random"),
+    3: ("dae", "dae_restarts", "dae_random"),
+}
+# figure name -> {method: table}, in panel order
 THEORY_TABLES = {
     name: {
         method: f"{RESULTS}/theory/K{K}_{method}.csv"
-        for method in ("closed_form", "dae")
+        for method in THEORY_CF_METHODS + THEORY_DAE_METHODS[K]
     }
     for name, K in THEORY_FIGURES.items()
+}
+
+# the data settings per closed-form method: the noise-free grid is the same draw without the noise
+THEORY_CF_DATA = {
+    "closed_form": THEORY_DATA,
+    "closed_form_noiseless": {**THEORY_DATA, "noise_std": 0.0},
 }
 
 
 rule theory_closed_form:
     """Closed-form recovery over the (d, N_k) grid of one K: PCA by SVD (K = 1) or K-subspaces
-    with spectral initialisation (K > 1); trials and cells batched as tensors."""
+    with spectral initialisation (K > 1); trials and cells batched as tensors. Method closed_form
+    draws the data with noise theory.noise_std, closed_form_noiseless the same draws without it.
+    """
     output:
         table=report(
-            f"{RESULTS}/theory/K{{K}}_closed_form.csv",
+            f"{RESULTS}/theory/K{{K}}_{{method}}.csv",
             caption="../report/theory_table.rst",
             category="Theory (Figs 2, 3, 6)",
             subcategory="Tables",
         ),
     log:
-        f"{RESULTS}/logs/theory_closed_form/K{{K}}.log",
+        f"{RESULTS}/logs/theory_closed_form/K{{K}}_{{method}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/theory_closed_form/K{{K}}.tsv"
+        f"{RESULTS}/benchmarks/theory_closed_form/K{{K}}_{{method}}.tsv"
     wildcard_constraints:
         K="[123]",
+        method="|".join(THEORY_CF_METHODS),
     group:
         "theory"
     conda:
@@ -64,7 +104,7 @@ rule theory_closed_form:
         runtime=THEORY["closed_form"]["resources"]["runtime"],
     params:
         seed=config["seed"],
-        data=THEORY_DATA,
+        data=lambda wildcards: THEORY_CF_DATA[wildcards.method],
         closed_form=lambda wildcards: THEORY_CF[wildcards.K],
     script:
         "../scripts/theory_closed_form.py"
@@ -73,8 +113,9 @@ rule theory_closed_form:
 rule theory_dae:
     """SGD on the theoretical DAE (Eq. 11 for K = 1, Eq. 15/16 or Eq. 7 for K > 1) with Algorithm
     1 over the (d, N_k) grid of one K, every problem of the grid trained in one batch, from the
-    start `theory.dae.init_single` / `init_mixture` (random Haar bases by default); the table keeps
-    the error of that start (`init_error`) next to the final one.
+    start `theory.dae.init_single` (K = 1, random Haar bases) / `init_mixture` (K > 1, the truth
+    perturbed by delta = init_perturbation: a reading of the paper's Eq. 45); the table keeps the
+    error of that start (`init_error`) next to the final one.
     """
     output:
         table=report(
@@ -109,8 +150,52 @@ rule theory_dae:
         "../scripts/theory_dae.py"
 
 
+rule theory_dae_restarts:
+    """K > 1, the truth-free alternative: Algorithm 1 from `theory.dae.restarts.count` random Haar
+    starts per problem of the (reduced) restarts grid, all in one batch; the run with the lowest
+    training objective is kept (dae_restarts); run 0 alone is the single random start (dae_random).
+    """
+    output:
+        restarts=report(
+            f"{RESULTS}/theory/K{{K}}_dae_restarts.csv",
+            caption="../report/theory_table.rst",
+            category="Theory (Figs 2, 3, 6)",
+            subcategory="Tables",
+        ),
+        random=report(
+            f"{RESULTS}/theory/K{{K}}_dae_random.csv",
+            caption="../report/theory_table.rst",
+            category="Theory (Figs 2, 3, 6)",
+            subcategory="Tables",
+        ),
+    log:
+        f"{RESULTS}/logs/theory_dae_restarts/K{{K}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/theory_dae_restarts/K{{K}}.tsv"
+    wildcard_constraints:
+        K="[23]",
+    group:
+        "theory"
+    conda:
+        "../../envs/train.yaml"
+    threads: THEORY["threads"]
+    resources:
+        gpu=THEORY["dae"]["resources"]["gpu"],
+        mem_mb=THEORY["dae"]["resources"]["mem_mb"],
+        runtime=THEORY["dae"]["resources"]["runtime"],
+    params:
+        seed=config["seed"],
+        device=config["device"],
+        data=THEORY_DATA,
+        dae=lambda wildcards: THEORY_RESTARTS[wildcards.K],
+    script:
+        "../scripts/theory_dae_restarts.py"
+
+
 rule plot_phase:
-    """Heat-map of the success probability over (N_k, d), closed form | DAE, line N_k = d."""
+    """Heat-maps of the success probability over (N_k, d), one panel per method (closed form with
+    noise, noise-free closed form, DAE; for K > 1 also the random-restart and single-random-start
+    DAEs), line N_k = d."""
     input:
         unpack(lambda wildcards: THEORY_TABLES[wildcards.name]),
     output:
@@ -136,10 +221,6 @@ rule plot_phase:
 
 
 FINAL_OUTPUTS.extend(
-    [
-        f"{RESULTS}/theory/K{K}_{method}.csv"
-        for K in THEORY_FIGURES.values()
-        for method in ("closed_form", "dae")
-    ]
+    [path for tables in THEORY_TABLES.values() for path in tables.values()]
     + [f"{RESULTS}/figures/{name}.{THEORY_EXT}" for name in THEORY_FIGURES]
 )

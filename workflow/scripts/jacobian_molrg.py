@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from molrg.editing import load_checkpoint_denoiser
-from molrg.jacobian import rank_along_trajectory
+from molrg.jacobian import energy_fraction, rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, standard_molrg
 from molrg.provenance import save_table
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
@@ -26,11 +26,16 @@ def trajectory_rows(model_name, denoiser, shape, d, K, dtype):
     out = rank_along_trajectory(denoiser, z.to(device), p.num_steps, p.sigma_min, p.sigma_max, p.rho,
                                 eta=p.eta, chunk_size=p.chunk_size)
     n = int(torch.tensor(shape).prod())
+    # the share of the Jacobian's energy in its d and K*d largest singular values (the rank rule's
+    # calibration: it counts directions until eta^2 of the energy)
+    e_d = energy_fraction(out["singular_values"], d)
+    e_kd = energy_fraction(out["singular_values"], min(K * d, n))
     for b in range(out["rank"].shape[0]):
         for j, (step, sigma) in enumerate(zip(out["steps"], out["sigma"])):
             r = int(out["rank"][b, j])
             yield {"model": model_name, "noise": b, "step": int(step), "sigma": float(sigma), "rank": r,
-                   "n": n, "d": d, "K": K, "rank_ratio": r / n}
+                   "n": n, "d": d, "K": K, "rank_ratio": r / n,
+                   "energy_top_d": float(e_d[b, j]), "energy_top_Kd": float(e_kd[b, j])}
 
 
 rows = []

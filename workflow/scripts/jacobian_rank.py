@@ -12,6 +12,7 @@ from molrg.editing import load_checkpoint_denoiser
 from molrg.estimate import load_model
 from molrg.jacobian import rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser
+from molrg.progress import progress
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 
 p = snakemake.params  # noqa: F821 (injected by Snakemake)
@@ -38,7 +39,8 @@ for name in p.closed_form_models:  # closed-form denoisers of the same data, in 
 # One latent per noise index, drawn on the CPU from a seed derived from (master seed, dataset,
 # noise index), so the same config gives the same trajectory on any device and whatever the number
 # of noises; the noises run one after the other (the memory of one trajectory at a time).
-for noise, out_path in enumerate(snakemake.output.npz):  # noqa: F821
+noises = list(enumerate(snakemake.output.npz))  # noqa: F821
+for noise, out_path in progress(noises, f"{dataset}: Jacobian ranks", unit="noises"):
     noise_seed = derive_seed(p.seed, "jacobian_noise", dataset, noise)
     z = torch.randn(1, *shape, generator=torch.Generator().manual_seed(noise_seed)).to(device)
     log.info("%s noise %d (seed %d): n = %d, %d-step trajectory, Jacobians at steps %s on %s; closed forms %s",

@@ -6,6 +6,7 @@ import torch
 
 from molrg.runtime import select_device, set_threads, setup_logging
 from molrg.training import TrainConfig, train_denoiser
+from molrg.walltime import JobBudget
 
 p, wc = snakemake.params, snakemake.wildcards
 log = setup_logging(snakemake.log[0])
@@ -17,7 +18,8 @@ net = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(p.net).items
 device = select_device(p.device)
 log.info("cell %s: %d training images %s on %s; %s; net %s", cell, data.shape[0], tuple(data.shape[1:]), device, cfg, net)
 try:
-    summary = train_denoiser(data, cfg, net, snakemake.output.model, device=device, cell=cell, log=log)
+    summary = train_denoiser(data, cfg, net, snakemake.output.model, device=device, cell=cell, log=log,
+                             budget=JobBudget.from_environment(request_min=snakemake.resources.runtime))
 except FloatingPointError as e:  # into the job's log too, not only Snakemake's stderr
     log.error("%s", e)
     raise

@@ -8,6 +8,7 @@ import torch
 from molrg.runtime import select_device, set_threads, setup_logging
 from molrg.stacked import StackCell, train_stack
 from molrg.training import TrainConfig
+from molrg.walltime import JobBudget
 
 p = snakemake.params
 log = setup_logging(snakemake.log[0])
@@ -19,7 +20,8 @@ net = {k: (tuple(v) if isinstance(v, list) else v) for k, v in dict(p.net).items
 device = select_device(p.device)
 log.info("stack of %d cells %s on %s; %s; net %s; accel %s", len(cells), list(p.cells), device, cfg, net, dict(p.accel))
 try:
-    summaries = train_stack(cells, cfg, net, checkpoint_path=p.checkpoint, device=device, log=log, **dict(p.accel))
+    summaries = train_stack(cells, cfg, net, checkpoint_path=p.checkpoint, device=device, log=log, **dict(p.accel),
+                            budget=JobBudget.from_environment(request_min=snakemake.resources.runtime))
 except FloatingPointError as e:  # into the job's log too, not only Snakemake's stderr
     log.error("%s", e)
     raise

@@ -1,6 +1,7 @@
 """Figure rules of the Jacobian analysis: Fig 7 (rank ratio along the Heun trajectory, one panel per
-dataset: the U-Net with its spread over the noises, the closed-form Gaussian and MoLRG of the same
-data, the trained sigma range and Table 2's validity verdict) and the closed-form MoLRG check (rank
+dataset: the U-Net's mean with its bootstrap band over the noises, the closed-form Gaussian and
+MoLRG of the same data, the measured minimum with its CI, the trained sigma range and Table 2's
+U-shape verdict) and the closed-form MoLRG check (rank
 against sigma with the reference levels d and K*d). Reads only the tables; appearance from the
 `plot` section."""
 import matplotlib
@@ -11,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from molrg.jacobian import mean_band  # noqa: E402
 from molrg.provenance import save_figure  # noqa: E402
 from molrg.runtime import setup_logging  # noqa: E402
 
@@ -21,10 +23,11 @@ sns.set_theme(context=style["context"], style="ticks", font_scale=style["font_sc
 
 
 def fig7(ranks: pd.DataFrame, table2: pd.DataFrame):
-    """One panel per dataset: rank/n against the step (sigma on top) for the U-Net (mean line, every
-    noise as a dot, min-max band) and the closed-form Gaussian / MoLRG of the same data at the same
-    states (dashed); the sigma range the U-Net was trained on shaded; the Table-2 step dotted; the
-    validity check (interior minimum inside the trained range) in the panel title."""
+    """One panel per dataset: the U-Net's mean rank/n against sigma (log, decreasing as along the
+    trajectory) with the bootstrap 95 % band of the mean over the noises (molrg.jacobian.mean_band)
+    and every noise as a dot; the closed-form Gaussian / MoLRG of the same data at the same states
+    (dashed); the measured minimum (Table 2: sigma_min, its bootstrap CI hatched) and the sigma range
+    the U-Net was trained on (shaded); the U-shape verdict and the caveats in the panel title."""
     import textwrap
 
     if "model" not in ranks:  # a table from before the closed-form curves
@@ -33,49 +36,51 @@ def fig7(ranks: pd.DataFrame, table2: pd.DataFrame):
     models = list(dict.fromkeys(["unet", *ranks.model]))
     colors = dict(zip(models, sns.color_palette(style["palette"], max(len(models), 2))))
     styles = {"unet": "-o", "gaussian": "--s", "molrg": "-.^"}
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.6 * len(datasets), 4.6), squeeze=False, sharey=True)
-    steps = np.array(sorted(ranks.step.unique()))
-    sig = ranks.groupby("step").sigma.first()
-    for ax, ds in zip(axes[0], datasets):
+    labels = {"unet": "U-Net (mean, 95 % bootstrap band over noises)", "gaussian": "Gaussian (closed form)",
+              "molrg": "MoLRG (closed form)"}
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.8 * len(datasets), 4.8), squeeze=False, sharey=True)
+    for k, (ax, ds) in enumerate(zip(axes[0], datasets)):
         row = table2[table2.dataset == ds].iloc[0]
-        if "sigma_train_lo" in row:  # steps whose sigma lies in the trained range, shaded
-            inside = [s for s in steps if row.sigma_train_lo <= sig.loc[s] <= row.sigma_train_hi]
-            if inside:
-                ax.axvspan(min(inside) - 0.5, max(inside) + 0.5, color="0.9", lw=0, zorder=0,
-                           label=f"U-Net trained range [{row.sigma_train_lo:.2g}, {row.sigma_train_hi:.2g}]")
+        n = int(row.n)
+        if "sigma_train_lo" in row:
+            ax.axvspan(row.sigma_train_lo, row.sigma_train_hi, color="0.9", lw=0, zorder=0,
+                       label=f"U-Net trained range [{row.sigma_train_lo:.2g}, {row.sigma_train_hi:.2g}]")
         for model in models:
             df = ranks[(ranks.dataset == ds) & (ranks.model == model)]
             if df.empty:
                 continue
-            g = df.groupby("step").rank_ratio
-            st = np.array(sorted(df.step.unique()))
+            wide = df.pivot(index="noise", columns="step", values="rank_ratio")
+            sig = df.groupby("step").sigma.first().loc[wide.columns].to_numpy()
+            mean = wide.mean(axis=0).to_numpy()
             color = colors[model]
             if model == "unet":
-                ax.fill_between(st, g.min().loc[st], g.max().loc[st], color=color, alpha=0.15, lw=0)
-                ax.scatter(df.step, df.rank_ratio, s=6, color=color, alpha=0.5, lw=0)
-            label = {"unet": "U-Net", "gaussian": "Gaussian (closed form)", "molrg": "MoLRG (closed form)"}.get(model, model)
-            ax.plot(st, g.mean().loc[st], styles.get(model, "-o"), color=color, ms=3.5, lw=1.4, label=label)
-        ax.axvline(row.step_min, color="k", ls=":", lw=1)
+                lo, hi = mean_band(wide.to_numpy(), seed=k)
+                ax.fill_between(sig, lo, hi, color=color, alpha=0.25, lw=0)
+                ax.scatter(df.sigma, df.rank_ratio, s=5, color=color, alpha=0.35, lw=0)
+            ax.plot(sig, mean, styles.get(model, "-o"), color=color, ms=3.5, lw=1.4, label=labels.get(model, model))
+        if "sigma_min_ci_lo" in row:
+            ax.axvspan(row.sigma_min_ci_lo, row.sigma_min_ci_hi, facecolor="none", edgecolor="k", hatch="//",
+                       lw=0, alpha=0.35, label=f"minimum's 95 % CI [{row.sigma_min_ci_lo:.3g}, {row.sigma_min_ci_hi:.3g}]")
+        ax.axvline(row.sigma_min, color="k", ls=":", lw=1.2, label=f"minimum sigma = {row.sigma_min:.3g}")
+        ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("Heun step (sigma decreasing)")
-        ax.set_xticks(steps)
-        ax.tick_params(axis="x", labelsize="x-small")
-        top = ax.secondary_xaxis("top")
-        top.set_xticks(steps)
-        top.set_xticklabels([f"{sig.loc[s]:.3g}" for s in steps], rotation=60, fontsize="x-small")
-        top.set_xlabel("sigma", fontsize="small")
-        n = int(row.n)
-        if "valid" in row and not bool(row.valid):
-            verdict = "VALIDITY CHECK FAILED: " + str(row.reason)
-        elif "valid" in row:
-            verdict = f"valid: interior minimum at sigma {row.sigma_min:.3g}, inside the trained range"
-        else:
-            verdict = ""
-        ax.set_title(f"{ds} (n = {n}): d_intr = {row.d_intr_min:.3g} at sigma {row.sigma_min:.3g} (dotted)\n"
-                     + "\n".join(textwrap.wrap(verdict, 70)), fontsize="x-small",
-                     color="k" if "valid" not in row or bool(row.valid) else "firebrick", pad=40)
-        ax.legend(fontsize="x-small", frameon=False, loc="best")
-        sns.despine(ax=ax, top=False)
+        ax.invert_xaxis()
+        ax.set_xlabel("sigma (decreasing along the Heun trajectory)")
+        d_txt = f"d_intr = {row.d_intr_min:.3g}"
+        if "d_intr_min_se" in row:
+            d_txt += f" +- {row.d_intr_min_se:.2g}"
+        if "u_shaped" in row:
+            verdict = (f"U-shape significant (paired, p = {row.p_high_sigma:.2g} above / {row.p_low_sigma:.2g} below)"
+                       if bool(row.u_shaped) else "U-SHAPE NOT SIGNIFICANT: " + str(row.reason))
+            if isinstance(row.get("caveat"), str) and row.caveat:
+                verdict += "; caveat: " + row.caveat
+            ok = bool(row.u_shaped)
+        else:  # a Table 2 from before the U-shape test
+            verdict, ok = (str(row.reason) if "reason" in row and isinstance(row.reason, str) else ""), True
+        ax.set_title(f"{ds} (n = {n}): {d_txt} at sigma {row.sigma_min:.3g}\n"
+                     + "\n".join(textwrap.wrap(verdict, 80)), fontsize="x-small", color="k" if ok else "firebrick")
+        ax.legend(fontsize="xx-small", frameon=False, loc="best")
+        sns.despine(ax=ax)
     axes[0, 0].set_ylabel("numerical rank / n  (Eq. 51, eta = %g)" % p.eta)
     fig.suptitle("Jacobian rank along the sampling trajectory: U-Net vs closed-form models of the same data",
                  fontsize="small")

@@ -1,7 +1,10 @@
-"""Figs 2, 3, 6 (rule plot_phase): success probability over (N_k, d) as seaborn heat-maps, the
-closed form (left) and SGD on the DAE (right), with the line N_k = d drawn. The DAE panel's title
-names its initialisation and the median error of the initial bases (the table's init_error), so
-that a start that already holds the answer cannot pass for Algorithm 1's success."""
+"""Figs 2, 3, 6 (rule plot_phase): success probability over (N_k, d) as seaborn heat-maps, one
+panel per method (closed form with noise, noise-free closed form, DAE from the default start; for
+K > 1 also the best-of-R random restarts and the single random start), with the line N_k = d and
+the measured boundary (molrg.phase.empirical_boundary) drawn. Each panel's title names its method
+and noise; a DAE panel names its start, delta, the median and smallest error of the initial bases
+(init_error) and the share of trials already solved by the start, so that a start that holds the
+answer cannot pass for Algorithm 1's success."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,8 +13,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from molrg import provenance, runtime  # noqa: E402
+from molrg import phase, provenance, runtime  # noqa: E402
 
+METHODS = {
+    "closed_form": "closed form, noise {noise:g}",
+    "closed_form_noiseless": "closed form, noise-free (algebraic check)",
+    "dae": "DAE, start: {init}",
+    "dae_restarts": "DAE, best of {restarts} random starts (lowest training objective)",
+    "dae_random": "DAE, one random start",
+}
 TITLES = {
     "pca_svd": "PCA by SVD (Problem 12)",
     "kss_spectral": "K-subspaces, spectral init (Problem 17)",
@@ -37,15 +47,25 @@ def panel(ax, df, cmap, cbar_ax=None):
     v = np.linspace(max(d_vals.min(), n_vals.min()) - 0.5, min(d_vals.max(), n_vals.max()) + 0.5, 50)
     y = len(d_vals) - cell_position(d_vals, v)  # rows are drawn top-down, largest d first
     ax.plot(cell_position(n_vals, v), y, color="red", lw=1.5, ls="--", label="$N_k = d$")
+    # the measured boundary: per d, the smallest N_k from which success >= 0.5 at every larger N_k
+    bnd = phase.empirical_boundary(df).dropna()
+    if len(bnd):
+        ax.plot(cell_position(n_vals, bnd.boundary), len(d_vals) - cell_position(d_vals, bnd.d), color="black",
+                marker="o", ms=3, lw=1, label="measured boundary")
     ax.set_xlabel("$N_k$ (samples per component)")
     ax.set_ylabel("$d$ (subspace dimension)")
-    solver = df["solver"].iloc[0]
-    title = f"{TITLES.get(solver, solver)}\n{df['trial'].nunique()} trials per cell"
-    if "init_error" in df:  # the DAE: say where SGD started and how far that was from the answer
-        title += (f", {int(df['iterations'].iloc[0])} SGD steps\nstart: {df['init'].iloc[0]}, "
-                  f"median init error {df['init_error'].median():.2f} (final {df['error'].median():.2f})")
-    ax.set_title(title, fontsize="medium")
-    ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    first = df.iloc[0]
+    method = METHODS.get(first["method"], first["method"]).format(
+        noise=first["noise_std"], init=first.get("init", ""), restarts=first.get("restarts", ""))
+    solver = TITLES.get(first["solver"], first["solver"])
+    title = f"{method}\n{solver}, {df['trial'].nunique()} trials per cell"
+    if "init_error" in df:  # the DAE: where SGD started and how far that was from the answer
+        init = first["init"] + (f" (delta {first['init_perturbation']:g})" if first["init"] == "perturbed_truth" else "")
+        solved = (df["init_error"] <= df["threshold"]).mean()
+        title += (f", {int(first['iterations'])} SGD steps\nstart {init}: init error median "
+                  f"{df['init_error'].median():.2f}, min {df['init_error'].min():.2f}; {solved:.0%} start solved")
+    ax.set_title(title, fontsize="small")
+    ax.legend(loc="upper right", fontsize="x-small", framealpha=0.8)
 
 
 snake = snakemake  # noqa: F821 (injected by Snakemake)
@@ -53,20 +73,22 @@ log = runtime.setup_logging(snake.log[0])
 style = snake.params.plot
 sns.set_theme(context=style["context"], style="white", font_scale=style["font_scale"])
 
-tables = {name: pd.read_csv(path) for name, path in (("closed_form", snake.input.closed_form), ("dae", snake.input.dae))}
-K, n = int(tables["closed_form"]["K"].iloc[0]), int(tables["closed_form"]["n"].iloc[0])
-thr = tables["closed_form"]["threshold"].iloc[0]
+tables = {name: pd.read_csv(path) for name, path in snake.input.items()}  # panel order: the rule's
+first = next(iter(tables.values()))
+K, n = int(first["K"].iloc[0]), int(first["n"].iloc[0])
+thr = first["threshold"].iloc[0]
 
-fig = plt.figure(figsize=(11, 4.9))
-grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 0.05], wspace=0.25)
-axes = [fig.add_subplot(grid[0, i]) for i in range(2)]
-panel(axes[0], tables["closed_form"], style["palette"])
-panel(axes[1], tables["dae"], style["palette"], cbar_ax=fig.add_subplot(grid[0, 2]))
-fig.suptitle(f"K = {K}, n = {n}: recovery succeeds when error <= {thr:g}", y=1.02)
-for name, df in tables.items():
+cols = min(3, len(tables))
+rows = -(-len(tables) // cols)
+fig = plt.figure(figsize=(5.3 * cols + 0.6, 5.0 * rows))
+grid = fig.add_gridspec(rows, cols + 1, width_ratios=[1] * cols + [0.05], wspace=0.3, hspace=0.55)
+for i, (name, df) in enumerate(tables.items()):
+    ax = fig.add_subplot(grid[i // cols, i % cols])
+    panel(ax, df, style["palette"], cbar_ax=fig.add_subplot(grid[:, cols]) if i == 0 else None)
     log.info("%s: %d rows, mean success %.3f", name, len(df), df["success"].mean())
-if "init_error" in tables["dae"]:
-    log.info("dae: init %s, median init_error %.3f", tables["dae"]["init"].iloc[0], tables["dae"]["init_error"].median())
+    if "init_error" in df:
+        log.info("%s: init %s, median init_error %.3f", name, df["init"].iloc[0], df["init_error"].median())
+fig.suptitle(f"K = {K}, n = {n}: recovery succeeds when error <= {thr:g}", y=1.0)
 
 provenance.save_figure(fig, snake.output.figure, config_slice=style, dpi=style["dpi"],
                        extra={"tables": {k: str(v) for k, v in snake.input.items()}})

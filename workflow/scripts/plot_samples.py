@@ -1,7 +1,9 @@
 """Fig 1 (rule plot_fig1): for each dataset, rows U-Net / single Gaussian / per-class MoLRG, one
 column per shared initial noise (spec §5.2, §10). Reads the sample files and Table 1 (each model row
-is labelled with its class agreement with the U-Net over all M pairs, and its squared-l2 Eq. 8);
-appearance from the `plot` section."""
+is labelled with its class agreement with the U-Net over all M pairs, and its squared-l2 Eq. 8) and
+the checkpoint-stability table (each dataset's title gives the Gaussian - MoLRG gaps at the U-Net's
+kept checkpoints and whether they are stable, molrg.metrics.checkpoint_stability); appearance from the
+`plot` section."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from molrg.metrics import STABILITY_Z  # noqa: E402
 from molrg.provenance import save_figure  # noqa: E402
 from molrg.runtime import setup_logging  # noqa: E402
 
@@ -32,8 +35,26 @@ def strip(x: np.ndarray, gap: int = 1) -> np.ndarray:
     return out
 
 
+def stability_text(st: pd.DataFrame) -> str:
+    """One dataset's gaps per unit at its kept checkpoints (latest first) and whether they are stable."""
+    parts, steps = [], []
+    for unit, label in (("l2", "l2"), ("l2sq", "l2²"), ("class_agreement", "agree")):
+        u = st[st.unit == unit].sort_values("step", ascending=False)
+        if not len(u):
+            continue
+        steps = u.step.tolist()
+        ok = bool(u.gap_stable.all() and u.ordering_stable.all())
+        parts.append(f"{label} " + "/".join(f"{g:.2f}" for g in u.gap) + ("" if ok else " UNSTABLE"))
+    if not parts:
+        return "checkpoint stability: n/a"
+    return f"G−M gap at U-Net steps {'/'.join(str(int(s)) for s in steps)}: " + ", ".join(parts)
+
+
 k = p.fig_noises
 table1 = pd.read_csv(snakemake.input.table1).set_index(["dataset", "model"])  # noqa: F821
+stab = pd.read_csv(snakemake.input.stability)  # noqa: F821
+for col in ("gap_stable", "ordering_stable"):
+    stab[col] = stab[col].astype(str).str.lower().isin(["true", "1"])
 n_rows = 3 * len(p.datasets)
 fig, axes = plt.subplots(n_rows, 1, figsize=(0.55 * k + 1.6, 0.8 * n_rows + 0.6), squeeze=False)
 for d, name in enumerate(p.datasets):
@@ -50,9 +71,12 @@ for d, name in enumerate(p.datasets):
             label += f"\nagree {row['class_agreement']:.2f}\nl2² {row['eq8_l2sq']:.1f}"
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
         if r == 0:
-            ax.set_title(f"{name} ({x.shape[1]}x{x.shape[2]}x{x.shape[3]})", loc="left", fontsize="small")
+            ax.set_title(f"{name} ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}); "
+                         + stability_text(stab[stab.dataset == name]), loc="left", fontsize="x-small")
 fig.suptitle(f"Fig 1: samples from {k} shared initial noises (EDM Heun, {p.num_steps} steps); "
-             "agree = class agreement with the U-Net (classifier), l2² = Eq. 8 squared l2, over all M pairs",
+             "agree = class agreement with the U-Net (classifier), l2² = Eq. 8 squared l2, over all M pairs;\n"
+             "G−M gap = Gaussian − MoLRG (agree: MoLRG − Gaussian) against the U-Net's kept checkpoints, "
+             f"UNSTABLE = changes by > {STABILITY_Z:g} paired SE or reverses (table1_checkpoint_stability.csv)",
              fontsize="small", y=1.0)
 fig.tight_layout(h_pad=0.2)
 save_figure(fig, snakemake.output.fig, p.config_slice, dpi=style["dpi"], seed=p.seed)  # noqa: F821

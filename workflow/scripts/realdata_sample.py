@@ -18,7 +18,7 @@ p, w = snakemake.params, snakemake.wildcards
 device = select_device(p.device)
 with open(snakemake.input.manifest) as f:
     shape = tuple(json.load(f)["shape"])
-if w.model == "unet":
+if w.model.startswith("unet"):  # the final reference U-Net or one of its kept checkpoints
     D = load_denoiser(snakemake.input.model, device)
 else:
     model, fitted_shape, _ = load_model(snakemake.input.model)

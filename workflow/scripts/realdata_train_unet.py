@@ -1,7 +1,9 @@
 """Train a DDPM++ U-Net on a prepared dataset or on its first N images (rules realdata_unet and
 realdata_gl_train), with issue #3's resumable training loop (molrg.training). With a `convergence`
 param (rule realdata_unet) the EMA model's held-out loss is monitored (molrg.convergence), training
-stops once the criterion holds, and the history and verdict go to output `convergence`."""
+stops once the criterion holds, and the history and verdict go to output `convergence`; the EMA
+weights at the last `checkpoints` - 1 multiples of `checkpoint_spacing` before the final step go to
+outputs `back` (same file format as `model`), the evidence of Table 1's checkpoint-stability check."""
 import json
 
 import numpy as np
@@ -10,6 +12,7 @@ import torch
 from molrg.datasets import load_prepared, subset
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.training import TrainConfig, train_denoiser
+from molrg.walltime import JobBudget
 
 log = setup_logging(snakemake.log[0], "realdata_train")
 set_threads(snakemake.threads)
@@ -32,15 +35,27 @@ if conv is not None:
     xh, _ = load_prepared(snakemake.input.heldout)
     evalset = fixed_eval_set(xh, conv["sigmas"], conv["heldout_images"], derive_seed(p.seed, "convergence", w.dataset))
     monitor = HeldoutMonitor(evalset, conv["every"], conv["window"], conv["threshold"], sigma_data=cfg.sigma_data,
-                             stop_early=conv["stop_early"], log=log)
+                             stop_early=conv["stop_early"], log=log, keep=conv["checkpoints"],
+                             keep_every=conv["checkpoint_spacing"])
 summary = train_denoiser(torch.from_numpy(x), cfg, net_kwargs, snakemake.output.model,
-                         device=select_device(p.device), cell=cell, log=log, monitor=monitor)
+                         device=select_device(p.device), cell=cell, log=log, monitor=monitor,
+                         budget=JobBudget.from_environment(request_min=snakemake.resources.runtime))
 log.info("cell %s: %s", cell, summary)
 if monitor is not None:
+    final = torch.load(snakemake.output.model, map_location="cpu", weights_only=True)
+    kept = monitor.kept_checkpoints(summary["steps"])
+    if len(kept) != len(snakemake.output.back):
+        raise RuntimeError(f"{len(kept)} kept checkpoints for {len(snakemake.output.back)} outputs `back`")
+    for path, (step, weights) in zip(snakemake.output.back, kept):
+        torch.save({**final, "state_dict": weights, "steps": step}, path)
+        log.info("cell %s: EMA weights of step %d -> %s", cell, step, path)
     out = {"dataset": w.dataset, "criterion": monitor.criterion(), "value": monitor.improvement(),
            "threshold": monitor.threshold, "converged": monitor.converged(), "steps": summary["steps"],
            "max_iterations": cfg.iterations, "stopped_early": summary["stopped_early"],
-           "final_heldout_loss": monitor.values[-1], "history": monitor.state_dict(),
+           "final_heldout_loss": monitor.values[-1], "history": monitor.history(),
+           "kept_checkpoints": [{"checkpoint": "unet", "step": int(summary["steps"])}]
+           + [{"checkpoint": f"unet_back{c}", "step": int(step)} for c, (step, _) in enumerate(kept, 1)],
+           "checkpoint_spacing": int(conv["checkpoint_spacing"]),
            "sigmas": [float(s) for s in conv["sigmas"]], "heldout_images": int(len(evalset["x"]) // len(conv["sigmas"]))}
     out["value"] = None if not np.isfinite(out["value"]) else out["value"]
     with open(snakemake.output.convergence, "w") as f:
