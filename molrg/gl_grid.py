@@ -184,19 +184,27 @@ def jacobian_d_intr(sigmas, ranks, sigma_lo: float, sigma_hi: float, min_rise: f
     """d_intr of a set from the Jacobian ranks (B noises x S steps, trajectory order: sigma
     decreasing) of one of its U-Nets: the lowest mean rank over the noises (ties: the earlier step).
 
-    It is `significant` where the minimum is interior and inside the trained sigma range
-    (molrg.jacobian.minimum_validity) and the mean rank at both ends of the curve lies at least
-    `min_rise` (rank units) above it; `reason` says what failed (empty when significant)."""
-    from molrg.jacobian import minimum_validity
-
+    It is `significant` where the minimum is interior (the mean curve lies strictly above it at both
+    ends of the evaluated steps), its sigma lies inside [sigma_lo, sigma_hi] (the range the U-Net was
+    trained on, molrg.jacobian.trained_sigma_range), and the mean rank at both ends lies at least
+    `min_rise` (rank units) above it; `reason` says what failed (empty when significant). (Fixed with
+    the Fig 4 right grid, before its runs; Table 2's paired U-shape test, molrg.jacobian.u_shape_test,
+    is the reference U-Net's counterpart.)"""
     mean = np.asarray(ranks, dtype=np.float64).mean(axis=0)
     sig = np.asarray(sigmas, dtype=np.float64)
-    v = minimum_validity(sig, mean, sigma_lo, sigma_hi)
     i = int(np.argmin(mean))
+    interior = bool(0 < i < len(mean) - 1 and mean[0] > mean[i] and mean[-1] > mean[i])
+    inside = bool(sigma_lo <= sig[i] <= sigma_hi)
     rise = float(min(mean[0], mean[-1]) - mean[i])
-    reasons = [v["reason"]] if v["reason"] else []
-    if v["interior_minimum"] and rise < min_rise:
+    reasons = []
+    if not interior:
+        end = "largest" if i == 0 or mean[0] <= mean[i] else "smallest"
+        reasons.append(f"no interior minimum: the lowest mean rank ({mean[i]:.4g}) is at the {end}-sigma end "
+                       f"of the evaluated steps (sigma {sig[i]:.4g})")
+    if not inside:
+        reasons.append(f"minimum at sigma {sig[i]:.4g} outside the trained range [{sigma_lo:.3g}, {sigma_hi:.3g}]")
+    if interior and rise < min_rise:
         reasons.append(f"the curve rises only {rise:.3g} (< min_rise {min_rise:g}) from its minimum to its ends")
     return {"d_intr": float(mean[i]), "sigma_min": float(sig[i]), "step_min": i, "rise": rise,
-            "interior_minimum": v["interior_minimum"], "min_inside_train": v["min_inside_train"],
+            "interior_minimum": interior, "min_inside_train": inside,
             "significant": not reasons, "reason": "; ".join(reasons)}
