@@ -323,57 +323,123 @@ def fig4_left(ev):
     return decide("; ".join(meas + [valid_txt]), fails, "all conditions hold", bad)
 
 
-@claim("GL of U-Nets on real images follows near-identical sigmoids in N/d_intr across datasets", "Fig 4 right",
-       f"pooled sigmoid in N/d_intr: status ok, R^2 >= {R2_MIN:g}, N*/d_intr inside the data, RMSE <= "
-       f"{RMSE_RATIO_MAX:g} x RMSE in N; per-dataset N*/d_intr within a factor {X_STAR_SPREAD_MAX:g}; validity: "
-       f">= 2 datasets, copy rate >= {MEMO_COPY_MIN:g} at each dataset's smallest N, d_intr from a valid Table 2 row",
-       f"the pooled fit in N/d_intr is not better than in N, or the per-dataset N*/d_intr differ by more than "
-       f"{X_STAR_SPREAD_MAX:g}x")
+# Fig 4 right's power (decided before any GL of the current grid was seen, from constructed 5-point grids):
+# * the hypotheses must predict different outcomes: under a collapse in N/d_intr the sets' curves in N lie
+#   log2(D) apart, D = max/min of their d_intr; under a collapse in N they coincide (and lie log2(D) apart in
+#   N/d_intr). The within-factor tolerance X_STAR_SPREAD_MAX separates the two only with room on both sides:
+#   D >= X_STAR_SPREAD_MAX^2 puts it at the geometric middle of 1 and D;
+# * the data must resolve a shift of log2(D): the better pooled fit (in N or in N/d_intr, smaller RMSE),
+#   shifted by log2(D), differs from itself at its midpoint by gap = p (s(a L / 2) - s(-a L / 2)), L = log2 D;
+#   the gap must be >= POWER_GAP_MIN x that fit's RMSE (flat or noisy GL cannot tell the hypotheses apart);
+# * every set's curve must be located by its grid: its own fit in N has status ok and its midpoint inside
+#   the set's N range.
+# The per-set location compared is the sigmoid's midpoint N_50 = 2^b (GL = p / 2), not N* (GL = fraction x p):
+# on 5 points per set with GL noise 0.05-0.1 the N* of a free-plateau fit sits in the flat tail and scatters by
+# more than 2x between sets that truly collapse (constructed grids, tests/test_claims_fig4r.py); the midpoint is
+# where the data constrain the curve. Bootstrap intervals of the per-set N* over 5 cells are mostly censored,
+# so they are reported, not used.
+POWER_D_RATIO_MIN = X_STAR_SPREAD_MAX**2
+POWER_GAP_MIN = 3.0
+
+
+def _sigmoid_gap(a: float, p: float, shift_log2: float) -> float:
+    """GL difference at the midpoint between a sigmoid p / (1 + exp(-a (log2 x - b))) and itself shifted
+    by shift_log2 in log2 x."""
+    h = 0.5 * a * shift_log2
+    return float(p * (1 / (1 + math.exp(-h)) - 1 / (1 + math.exp(h))))
+
+
+def _fig4_right_power(unet: pd.DataFrame, fit: pd.DataFrame) -> tuple[list, list, dict, dict]:
+    """Fig 4 right: (measured parts, reasons for 'no power', per-set midpoint N_50 in N, per-set N_50/d_intr)."""
+    d = unet.groupby("dataset", sort=True).d_intr.first().astype(float)
+    D = float(d.max() / d.min()) if len(d) and d.min() > 0 else float("nan")
+    meas = [f"d_intr max/min D = {_g(D)} (needed >= {POWER_D_RATIO_MIN:g})"]
+    no_power = []
+    if len(d) < 2:
+        no_power.append(f"one set ({', '.join(d.index)}): a collapse across sets needs >= 2")
+    if not D >= POWER_D_RATIO_MIN:
+        no_power.append(f"the sets' d_intr differ by D = {_g(D)} < {POWER_D_RATIO_MIN:g}: both hypotheses predict "
+                        f"per-set N_50/d_intr within {X_STAR_SPREAD_MAX:g}x")
+    pooled = [_fit_row(fit, "all", x, "real_sigmoid_fit") for x in ("N_over_d_intr", "N")]
+    pooled = [r for r in pooled if str(r.status) == "ok" and np.isfinite(float(r.rmse))]
+    if pooled and np.isfinite(D) and D > 0:
+        best = min(pooled, key=lambda r: float(r.rmse))
+        gap = _sigmoid_gap(float(best.a), float(best.plateau), math.log2(D))
+        meas.append(f"GL gap of a log2(D) shift {_g(gap)} = {_g(gap / max(float(best.rmse), 1e-12))} x RMSE of the "
+                    f"better pooled fit (in {best.x_variable}; needed >= {POWER_GAP_MIN:g})")
+        if not gap >= POWER_GAP_MIN * float(best.rmse):
+            no_power.append(f"a shift by log2(D) changes GL by {_g(gap)} < {POWER_GAP_MIN:g} x the fit RMSE "
+                            f"{_g(best.rmse)}: the data cannot resolve it")
+    else:
+        no_power.append("no pooled fit succeeded: the data show no transition to locate")
+    n50, x50, parts = {}, {}, []
+    for name in d.index:
+        rn = _fit_row(fit, name, "N", "real_sigmoid_fit")
+        g = unet[unet.dataset == name]
+        mid = 2.0 ** float(rn.b) if np.isfinite(float(rn.b)) else float("nan")
+        parts.append(f"{name}: N_50 = {_g(mid)}, N_50/d_intr = {_g(mid / float(d[name]))}, N* = {_g(rn.x_star)} "
+                     f"[{_g(rn.ci_low)}, {_g(rn.ci_high)}]")
+        if str(rn.status) != "ok" or not (g.N.min() <= mid <= g.N.max()):
+            no_power.append(f"{name}: curve not located by its grid (fit in N: status {rn.status}, N_50 {_g(mid)} "
+                            f"vs N in [{int(g.N.min())}, {int(g.N.max())}])")
+        else:
+            n50[name], x50[name] = mid, mid / float(d[name])
+    meas.append("per set (midpoint N_50 of its fit in N; N* with 95 % bootstrap): " + "; ".join(parts))
+    if len(n50) >= 2:
+        meas.append(f"N_50 in N max/min {_g(max(n50.values()) / min(n50.values()))} "
+                    f"(collapse in N/d_intr predicts ~{_g(D)}, collapse in N ~1)")
+    return meas, no_power, n50, x50
+
+
+@claim("GL of U-Nets on real images collapses in N/d_intr across sets of different d_intr, better than in N",
+       "Fig 4 right",
+       f"power first: >= 2 sets with d_intr max/min D >= {POWER_D_RATIO_MIN:g}; the better pooled fit shifted by "
+       f"log2(D) changes GL by >= {POWER_GAP_MIN:g} x its RMSE; every set's midpoint N_50 (own fit in N) inside its "
+       f"grid; else 'no power'. Then: pooled sigmoid in N/d_intr status ok, R^2 >= {R2_MIN:g}, N*/d_intr inside "
+       f"the data, RMSE <= {RMSE_RATIO_MAX:g} x RMSE in N, and per-set N_50/d_intr within a factor "
+       f"{X_STAR_SPREAD_MAX:g} (max/min). Caveats: copy rate < "
+       f"{MEMO_COPY_MIN:g} at a set's smallest N, d_intr not from the Jacobian rank, empirical-optimal GL > "
+       f"{EMP_GL_MAX:g}",
+       f"the per-set N_50/d_intr differ by more than {X_STAR_SPREAD_MAX:g}x (e.g. equal N_50 in N across sets whose "
+       f"d_intr differ by >= {POWER_D_RATIO_MIN:g}x: a collapse in N), or the pooled fit in N/d_intr is not better "
+       f"than in N by the factor {RMSE_RATIO_MAX:g} in RMSE, or it fails / explains < {R2_MIN:g} of the variance")
 def fig4_right(ev):
     gl = _need(ev, "real_gl_scores", ["dataset", "N", "gl", "d_intr", "d_intr_source", "N_over_d_intr", "copy_rate",
                                       "model"])
-    fit = _need(ev, "real_sigmoid_fit", FIT_COLS)
-    unet = gl[gl.model == "unet"]
+    fit = _need(ev, "real_sigmoid_fit", FIT_COLS + ["a", "b"])
+    unet, emp = gl[gl.model == "unet"], gl[gl.model == "empirical_optimal"]
     if unet.empty:
         raise Missing("real_gl_scores.csv has no model = unet rows")
-    datasets = sorted(unet.dataset.unique())
-    bad, parts = [], []
+    caveats, parts = [], []
     for name, g in unet.groupby("dataset", sort=True):
         c = float(g[g.N == g.N.min()].copy_rate.mean())
-        parts.append(f"{name}: copy rate {c:.2f} at N = {int(g.N.min())}, d_intr {_g(g.d_intr.iloc[0])} "
-                     f"({g.d_intr_source.iloc[0]})")
+        r0 = g.iloc[0]
+        beside = "".join(f", {lab} {_g(r0[col])}" for col, lab in (("d_intr_jacobian", "Jacobian"),
+                                                                    ("d_intr_mle", "MLE")) if col in g.columns)
+        parts.append(f"{name}: d_intr {_g(r0.d_intr)} ({r0.d_intr_source}{beside}), copy rate {c:.2f} at "
+                     f"N = {int(g.N.min())}")
         if not c >= MEMO_COPY_MIN:
-            bad.append(f"{name}: no memorisation at the smallest N (copy rate {c:.2f} < {MEMO_COPY_MIN:g})")
-    not_t2 = sorted(set(unet[~unet.d_intr_source.astype(str).str.startswith("table2")].dataset))
-    if not_t2:
-        bad.append(f"d_intr not from Table 2 for {', '.join(not_t2)}")
-    else:
-        t2 = _need(ev, "table2_intrinsic_dimension", ["dataset", "valid"]).set_index("dataset")
-        for name in datasets:
-            if name not in t2.index:
-                bad.append(f"Table 2 has no row for {name}")
-            elif not _true(t2.loc[name, "valid"]):
-                why = t2.loc[name, "reason"] if "reason" in t2.columns else ""
-                why = why if isinstance(why, str) and why else "no reason given"
-                bad.append(f"Table 2 row of {name} not valid ({why})")
-    if len(datasets) < 2:
-        bad.append(f"one dataset ({', '.join(datasets)}): 'near-identical across datasets' needs >= 2")
-    valid_txt = "; ".join(parts)
+            caveats.append(f"{name}: no memorisation at the smallest N (copy rate {c:.2f} < {MEMO_COPY_MIN:g})")
+        if not str(r0.d_intr_source).startswith("jacobian"):
+            why = r0.get("d_intr_reason", "")
+            why = why if isinstance(why, str) and why else "no reason given"
+            caveats.append(f"{name}: d_intr from {r0.d_intr_source}, not the Jacobian rank ({why})")
+    if len(emp):
+        gl_emp = float(emp.gl.mean())
+        parts.append(f"empirical-optimal GL {gl_emp:.3f} ({len(emp)} cells)")
+        if not gl_emp <= EMP_GL_MAX:
+            caveats.append(f"the empirical-optimal denoiser scores GL {gl_emp:.3f} > {EMP_GL_MAX:g} (GL metric suspect)")
+    p_meas, no_power, n_star, x_star = _fig4_right_power(unet, fit)
     meas, fails = _pooled_fit_test(fit, "real_sigmoid_fit")
-    stars = {}
-    for name in datasets:
-        r = _fit_row(fit, name, "N_over_d_intr", "real_sigmoid_fit")
-        if str(r.status) != "ok" or not np.isfinite(float(r.x_star)):
-            fails.append(f"{name}: per-dataset fit {r.status}")
-        else:
-            stars[name] = float(r.x_star)
-    if stars:
-        spread = max(stars.values()) / min(stars.values())
-        meas.append("per-dataset N*/d_intr " + ", ".join(f"{k} {_g(v)}" for k, v in stars.items())
-                    + f" (max/min {_g(spread)})")
+    if len(x_star) >= 2:
+        spread = max(x_star.values()) / min(x_star.values())
+        meas.append(f"per-set N_50/d_intr max/min {_g(spread)} (needed <= {X_STAR_SPREAD_MAX:g})")
         if not spread <= X_STAR_SPREAD_MAX:
-            fails.append(f"per-dataset N*/d_intr differ by {_g(spread)}x > {X_STAR_SPREAD_MAX:g}x")
-    return decide("; ".join(meas + [valid_txt]), fails, "all conditions hold", bad)
+            fails.append(f"per-set N_50/d_intr differ by {_g(spread)}x > {X_STAR_SPREAD_MAX:g}x")
+    measured = "; ".join(p_meas + meas + parts)
+    if no_power:
+        return Outcome(measured, NO_POWER, "; ".join(no_power), caveats)
+    return decide(measured, fails, "all conditions hold", caveats)
 
 
 # --- Table 1 and Fig 1: MoLRG versus Gaussian -------------------------------------------------------

@@ -53,7 +53,22 @@ def _molrg_unet(cfg: dict) -> None:
 def _datasets(cfg: dict) -> None:
     for name, spec in cfg.items():
         key = f"datasets.{name}"
-        if spec["format"] != "digits" and not spec["path"]:
+        if spec["format"] == "pca_projection":
+            src = cfg.get(spec["source"])
+            if src is None or src["format"] == "pca_projection":
+                raise ConfigError(f"{key}.source = {spec['source']!r} must name a non-derived entry of `datasets` "
+                                  f"(known: {sorted(n for n, s in cfg.items() if s['format'] != 'pca_projection')})")
+            for k in ("resolution", "channels"):
+                if spec[k] != src[k]:
+                    raise ConfigError(f"{key}.{k} = {spec[k]} differs from its source's ({spec['source']}: {src[k]}); "
+                                      f"a projection keeps the source's image shape: set {key}.{k}: {src[k]}")
+            n = src["channels"] * src["resolution"] ** 2
+            if spec["k"] > n:
+                raise ConfigError(f"{key}.k = {spec['k']} exceeds the image dimension n = {n} of {spec['source']}")
+            if spec["heldout"] > src["heldout"]:
+                raise ConfigError(f"{key}.heldout = {spec['heldout']} exceeds its source's held-out images "
+                                  f"({spec['source']}: {src['heldout']}): lower it")
+        elif spec["format"] != "digits" and not spec["path"]:
             raise ConfigError(f"{key}.path is empty: give the folder/archive of the {spec['format']} files")
         if spec["folder_labels"] and spec["format"] != "image_folder":
             raise ConfigError(f"{key}.folder_labels applies to image_folder datasets only; set it to false")
@@ -103,7 +118,8 @@ def _realdata(cfg: dict, full: dict) -> None:
             raise ConfigError(f"realdata.gl.N: every size exceeds datasets.{name}.max_train = {cap}")
         if name not in gl["d_intr"]:  # with table2 too: its row may fail the validity check after training
             need = ("with d_intr_source: config" if gl["d_intr_source"] == "config" else
-                    "as the fallback wherever Table 2's row fails its validity check")
+                    "as the fallback wherever Table 2's row fails its validity check" if gl["d_intr_source"] == "table2"
+                    else "as the fallback wherever the Jacobian rank curve has no significant minimum")
             raise ConfigError(f"realdata.gl.d_intr has no value for '{name}' (needed {need}): add "
                               f"realdata.gl.d_intr.{name}: <number> or 'mle' (Levina-Bickel MLE of its training images)")
     if gl["d_intr_source"] == "table2":

@@ -4,7 +4,10 @@ Source formats (spec §5, §6.4; issue #4):
 * ``idx``          -- the MNIST / Fashion-MNIST IDX files (``train-images-idx3-ubyte[.gz]`` ...),
 * ``cifar_pickle`` -- the CIFAR-10 "python version" batches (a folder or the ``.tar.gz`` archive),
 * ``image_folder`` -- a folder (or ``.zip``) of image files: CelebA, FFHQ, AFHQ, MetFaces,
-* ``digits``       -- scikit-learn's bundled 8x8 digits (needs no file).
+* ``digits``       -- scikit-learn's bundled 8x8 digits (needs no file),
+* ``pca_projection`` -- a derived set: another prepared dataset (``source``) projected onto the top
+  ``k`` principal components of its training images (``prepare_pca_projection``); its intrinsic
+  dimension is at most k by construction.
 
 Every loader returns uint8 images (N, H, W) or (N, H, W, 3) and int64 labels (-1 where there are
 none). ``prepare_arrays`` then centre-crops to a square, resizes (PIL Lanczos, as EDM's
@@ -409,7 +412,11 @@ def load_and_prepare(name: str, spec: dict, seed: int) -> tuple[Prepared, Prepar
             return Prepared(to_model_space(imgs), labels[idx], list(names))
 
         return part(order), part(held), f"image_folder:{root}"
-    raise DatasetError(f"datasets.{name}.format = '{fmt}' is not one of idx, cifar_pickle, image_folder, digits")
+    if fmt == "pca_projection":
+        raise DatasetError(f"datasets.{name} is a pca_projection: it is prepared from its source's prepared files "
+                           f"(prepare_pca_projection, rule data_pca_projection), not loaded")
+    raise DatasetError(f"datasets.{name}.format = '{fmt}' is not one of idx, cifar_pickle, image_folder, digits, "
+                       "pca_projection")
 
 
 def save_npz(path, **arrays) -> str:
@@ -478,6 +485,77 @@ def prepare_to_files(name: str, spec: dict, seed: int, train_path, heldout_path,
         sha_held = save_npz(heldout_path, x=held.x, y=held.y)
         man = manifest(name, source, train, sha_train, spec, seed)
         man["heldout"] = {"count": int(len(held.x)), "sha256": sha_held}
+        tmp = Path(str(manifest_path) + ".part")
+        tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, manifest_path)
+    except BaseException:
+        for p in outs:
+            if p.exists():
+                p.unlink()
+        raise
+    return man
+
+
+def pca_project(x_train: np.ndarray, x_held: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Project images onto the affine span of the top-k principal components of ``x_train``.
+
+    The basis (mean mu, right singular vectors V_k of the centred training images, float64) is
+    fitted on the training images only; held-out images are projected with the same basis:
+    p(x) = mu + (x - mu) V_k^T V_k. The result is clipped to [-1, 1], the value range every model
+    and descriptor of the pipeline assumes (generated samples are clipped the same way). Clipping is
+    a Lipschitz map, so the projected set keeps dimension <= k: the intrinsic dimension is known by
+    construction. Returns (train, held) float32 of the input shapes, and a summary (k, explained
+    variance ratio, clipped fraction)."""
+    shape = x_train.shape[1:]
+    n = int(np.prod(shape))
+    if not 1 <= k <= n:
+        raise DatasetError(f"pca_projection k = {k} must lie in [1, {n}] (the image dimension)")
+    X = x_train.reshape(len(x_train), -1).astype(np.float64)
+    mu = X.mean(0)
+    _, s, vt = np.linalg.svd(X - mu, full_matrices=False)
+    V = vt[:k]
+
+    def proj(x):
+        flat = x.reshape(len(x), -1).astype(np.float64)
+        return mu + (flat - mu) @ V.T @ V
+
+    p_train, p_held = proj(x_train), proj(x_held)
+    clipped = float(np.mean(np.abs(p_train) > 1.0))
+    info = {"k": int(k), "explained_variance_ratio": float((s[:k] ** 2).sum() / (s**2).sum()),
+            "clipped_fraction_train": clipped}
+    return (np.clip(p_train, -1, 1).astype(np.float32).reshape(len(x_train), *shape),
+            np.clip(p_held, -1, 1).astype(np.float32).reshape(len(x_held), *shape), info)
+
+
+def prepare_pca_projection(name: str, spec: dict, source_train, source_heldout, source_manifest,
+                           train_path, heldout_path, manifest_path) -> dict:
+    """Write a pca_projection dataset (spec: source, k, max_train, heldout) from its source's prepared
+    files: the source's train rows keep their seeded order (the first N rows stay the size-N subset,
+    the same images as the source's), capped at max_train; the basis is fitted on those training rows;
+    held-out = the first ``heldout`` of the source's held-out images, projected with the same basis.
+    The manifest records the source, its sha256, k and the explained variance."""
+    import json
+
+    x, y = load_prepared(source_train)
+    xh, yh = load_prepared(source_heldout)
+    with open(source_manifest) as f:
+        src_man = json.load(f)
+    if spec.get("max_train") is not None:
+        x, y = x[: int(spec["max_train"])], y[: int(spec["max_train"])]
+    if int(spec["heldout"]) > len(xh):
+        raise DatasetError(f"datasets.{name}.heldout = {spec['heldout']} exceeds the {len(xh)} held-out images of "
+                           f"its source {spec['source']}")
+    xh, yh = xh[: int(spec["heldout"])], yh[: int(spec["heldout"])]
+    px, pxh, info = pca_project(x, xh, int(spec["k"]))
+    train = Prepared(px, y, list(src_man.get("classes", [])))
+    outs = [Path(train_path), Path(heldout_path), Path(manifest_path)]
+    try:
+        sha_train = save_npz(train_path, x=train.x, y=train.y)
+        sha_held = save_npz(heldout_path, x=pxh, y=yh)
+        man = manifest(name, f"pca_projection:{spec['source']}", train, sha_train, spec, int(src_man.get("seed", 0)))
+        man["order"] = f"the source's order ({spec['source']}); the first N rows are the size-N subset"
+        man["heldout"] = {"count": int(len(pxh)), "sha256": sha_held}
+        man["pca_projection"] = {"source": spec["source"], "source_sha256": src_man.get("sha256"), **info}
         tmp = Path(str(manifest_path) + ".part")
         tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, manifest_path)

@@ -63,10 +63,12 @@ MLE_MAX_POINTS = 5000  # the first prepared training images it uses (cost: one n
 
 
 def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: str = "d_intr_min",
-                  fallback_source: dict | None = None) -> dict:
+                  fallback_source: dict | None = None, jacobian: dict | None = None) -> dict:
     """d_intr per dataset for N / d_intr, with where it came from and why.
 
-    source: 'table2' (use Table 2 where its row is valid) or 'config' (always the fallback).
+    source: 'jacobian' (the set's own GL U-Net's Jacobian rank where its minimum is significant),
+        'table2' (use Table 2 where its row is valid) or 'config' (always the fallback).
+    jacobian: {dataset: jacobian_d_intr's dict (d_intr, significant, reason)} for source 'jacobian'.
     fallback: {dataset: d_intr} (config realdata.gl.d_intr), used wherever Table 2's row is missing
         or not valid. An entry "mle" must have been replaced by its number (``mle_fallbacks``) and
         its origin given in fallback_source ({dataset: label}, default 'config:realdata.gl.d_intr').
@@ -79,8 +81,8 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
     Returns {dataset: {"d_intr": float, "d_intr_source": str, "d_intr_reason": str}}, where
     d_intr_source is 'table2:<column>' or 'config:realdata.gl.d_intr' and d_intr_reason says why
     the fallback was taken (empty when Table 2 was used)."""
-    if source not in ("table2", "config"):
-        raise ValueError(f"realdata.gl.d_intr_source must be 'table2' or 'config', got {source!r}")
+    if source not in ("jacobian", "table2", "config"):
+        raise ValueError(f"realdata.gl.d_intr_source must be 'jacobian', 'table2' or 'config', got {source!r}")
     rows = {}
     if source == "table2" and table2 is not None and "dataset" in table2.columns:
         rows = {str(r["dataset"]): r for _, r in table2.iterrows()}
@@ -89,6 +91,18 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
         reason = ""
         if source == "config":
             reason = "realdata.gl.d_intr_source = config"
+        elif source == "jacobian":
+            j = (jacobian or {}).get(name)
+            v = pd_float(j.get("d_intr")) if j else float("nan")
+            if j is None:
+                reason = f"no Jacobian rank measured for {name}"
+            elif not csv_bool(j.get("significant")):
+                reason = "Jacobian rank curve has no significant minimum" + (f": {j['reason']}" if j.get("reason") else "")
+            elif not (np.isfinite(v) and v > 0):
+                reason = f"Jacobian d_intr = {j.get('d_intr')!r} is not a positive number"
+            else:
+                out[name] = {"d_intr": v, "d_intr_source": "jacobian:gl_unet_min", "d_intr_reason": ""}
+                continue
         elif table2 is None:
             reason = "no Table 2 given"
         elif name not in rows:
@@ -111,7 +125,7 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
         if name not in fallback:
             raise ValueError(f"d_intr of {name}: {reason}, and realdata.gl.d_intr has no fallback value for it: "
                              f"add realdata.gl.d_intr.{name} (e.g. molrg.gl_grid.mle_intrinsic_dimension of its "
-                             "training images) or make Table 2's row valid")
+                             "training images) or make the chosen source's value valid")
         src = (fallback_source or {}).get(name, "config:realdata.gl.d_intr")
         out[name] = {"d_intr": float(fallback[name]), "d_intr_source": src, "d_intr_reason": reason}
     return out
@@ -164,3 +178,33 @@ def mle_intrinsic_dimension(x, k: int = 20) -> float:
     if len(inv) == 0:
         raise ValueError("every point has an exact duplicate: no intrinsic dimension estimate")
     return float(1.0 / inv.mean())
+
+
+def jacobian_d_intr(sigmas, ranks, sigma_lo: float, sigma_hi: float, min_rise: float) -> dict:
+    """d_intr of a set from the Jacobian ranks (B noises x S steps, trajectory order: sigma
+    decreasing) of one of its U-Nets: the lowest mean rank over the noises (ties: the earlier step).
+
+    It is `significant` where the minimum is interior (the mean curve lies strictly above it at both
+    ends of the evaluated steps), its sigma lies inside [sigma_lo, sigma_hi] (the range the U-Net was
+    trained on, molrg.jacobian.trained_sigma_range), and the mean rank at both ends lies at least
+    `min_rise` (rank units) above it; `reason` says what failed (empty when significant). (Fixed with
+    the Fig 4 right grid, before its runs; Table 2's paired U-shape test, molrg.jacobian.u_shape_test,
+    is the reference U-Net's counterpart.)"""
+    mean = np.asarray(ranks, dtype=np.float64).mean(axis=0)
+    sig = np.asarray(sigmas, dtype=np.float64)
+    i = int(np.argmin(mean))
+    interior = bool(0 < i < len(mean) - 1 and mean[0] > mean[i] and mean[-1] > mean[i])
+    inside = bool(sigma_lo <= sig[i] <= sigma_hi)
+    rise = float(min(mean[0], mean[-1]) - mean[i])
+    reasons = []
+    if not interior:
+        end = "largest" if i == 0 or mean[0] <= mean[i] else "smallest"
+        reasons.append(f"no interior minimum: the lowest mean rank ({mean[i]:.4g}) is at the {end}-sigma end "
+                       f"of the evaluated steps (sigma {sig[i]:.4g})")
+    if not inside:
+        reasons.append(f"minimum at sigma {sig[i]:.4g} outside the trained range [{sigma_lo:.3g}, {sigma_hi:.3g}]")
+    if interior and rise < min_rise:
+        reasons.append(f"the curve rises only {rise:.3g} (< min_rise {min_rise:g}) from its minimum to its ends")
+    return {"d_intr": float(mean[i]), "sigma_min": float(sig[i]), "step_min": i, "rise": rise,
+            "interior_minimum": interior, "min_inside_train": inside,
+            "significant": not reasons, "reason": "; ".join(reasons)}

@@ -141,7 +141,7 @@ CASES = [
     Bad("check: Jacobian step outside the trajectory", const({"jacobian": {"steps": [0, 9]}}),
         ("jacobian.steps [9]", "jacobian.num_steps = 6", "use steps: null")),
     Bad("check: GL dataset without a d_intr fallback", const({"realdata": {"gl_datasets": ["digits", "celeba"]}}),
-        ("realdata.gl.d_intr has no value for 'celeba'", "Table 2's row fails its validity check",
+        ("realdata.gl.d_intr has no value for 'celeba'", "the Jacobian rank curve has no significant minimum",
          "realdata.gl.d_intr.celeba: <number> or 'mle'")),
     Bad("schema: d_intr fallback neither number nor mle", const({"realdata": {"gl": {"d_intr": {"digits": "pca"}}}}),
         ("'pca' is not valid under any of the given schemas", "['realdata']['gl']['d_intr']['digits']")),

@@ -129,29 +129,7 @@ def test_fig4_left_validity_failures_are_caveats_beside_the_numbers():
     assert r["verdict"] == C.NOT_TESTABLE and "copy_rate" in r["reason"]
 
 
-def real_evidence(valid=True, source="table2:d_intr_min", shift=1.0):
-    parts = []
-    for i, (name, d_intr) in enumerate((("cifar10", 20), ("ffhq", 40))):
-        g = gl_grid("ratio", d_intrs=(d_intr,), seed=i)
-        g = g[g.model == "unet"].assign(dataset=name, d_intr_source=source)
-        if i == 1:
-            g["N_over_d_intr"] = g.N_over_d_intr * shift  # another dataset's curve shifted in N/d_intr
-        parts.append(g)
-    gl = pd.concat(parts, ignore_index=True)
-    fits = fits_of(gl, lambda u: [("all", u)] + list(u.groupby("dataset")))
-    t2 = pd.DataFrame({"dataset": ["cifar10", "ffhq"], "valid": [valid, True], "reason": ["" if valid else
-                       "no interior minimum", ""]})
-    return {"real_gl_scores": gl, "real_sigmoid_fit": fits, "table2_intrinsic_dimension": t2}
-
-
-def test_fig4_right_rules():
-    assert row_of(real_evidence(), C.fig4_right)["verdict"] == C.REPRODUCED
-    r = row_of(real_evidence(shift=8.0), C.fig4_right)  # curves 8x apart: no common sigmoid
-    assert r["verdict"] == C.NOT_REPRODUCED
-    r = row_of(real_evidence(valid=False), C.fig4_right)
-    assert r["verdict"] == C.REPRODUCED and "no interior minimum" in r["caveats"]
-    r = row_of(real_evidence(source="config:realdata.gl.d_intr"), C.fig4_right)
-    assert r["verdict"] == C.REPRODUCED and "not from Table 2" in r["caveats"]
+# Fig 4 right: tests/test_claims_fig4r.py
 
 
 # --- Table 1 / Fig 1: tests/test_claims_table1.py -------------------------------------------------

@@ -299,3 +299,65 @@ def test_subset_is_nested_prefix():
     assert ys.tolist() == [0, 1, 2, 3]
     with pytest.raises(ds.DatasetError, match="only 10"):
         ds.subset(x, y, 11)
+
+
+def test_pca_projection_has_dimension_k_and_held_out_uses_the_train_basis(tmp_path):
+    from molrg.gl_grid import mle_intrinsic_dimension
+
+    spec = {"format": "digits", "path": None, "resolution": 8, "channels": 1, "max_train": None, "heldout": 297}
+    man = ds.prepare_to_files("digits", spec, 0, tmp_path / "s_train.npz", tmp_path / "s_held.npz",
+                              tmp_path / "s_man.json")
+    pspec = {"format": "pca_projection", "source": "digits", "k": 2, "path": None, "resolution": 8, "channels": 1,
+             "max_train": 1000, "heldout": 100, "folder_labels": False}
+    pman = ds.prepare_pca_projection("digits_pca2", pspec, tmp_path / "s_train.npz", tmp_path / "s_held.npz",
+                                     tmp_path / "s_man.json", tmp_path / "train.npz", tmp_path / "held.npz",
+                                     tmp_path / "man.json")
+    x, y = ds.load_prepared(tmp_path / "train.npz")
+    xs, ys = ds.load_prepared(tmp_path / "s_train.npz")
+    xh, _ = ds.load_prepared(tmp_path / "held.npz")
+    assert x.shape == (1000, 1, 8, 8) and xh.shape == (100, 1, 8, 8) and (y == ys[:1000]).all()
+    assert x.min() >= -1 and x.max() <= 1 and x.dtype == np.float32
+    assert pman["pca_projection"]["k"] == 2 and pman["pca_projection"]["source"] == "digits"
+    assert pman["pca_projection"]["source_sha256"] == man["sha256"] and pman["source"] == "pca_projection:digits"
+    # train and held-out images: clip(mu + (x - mu) V_2^T V_2) with the basis of the training images, whose
+    # unclipped values span an affine plane (rank 2 after centring)
+    flat = xs[:1000].reshape(1000, -1).astype(np.float64)
+    proj, held, info = ds.pca_project(xs[:1000], xs[1000:1100], 2)
+    mu = flat.mean(0)
+    _, _, vt = np.linalg.svd(flat - mu, full_matrices=False)
+    plane = mu + (flat - mu) @ vt[:2].T @ vt[:2]
+    s = np.linalg.svd(plane - plane.mean(0), compute_uv=False)
+    assert s[2] < 1e-8 * s[0]
+    assert np.allclose(proj.reshape(1000, -1), np.clip(plane, -1, 1), atol=1e-5)
+    assert np.allclose(x.reshape(1000, -1), np.clip(plane, -1, 1), atol=1e-5)
+    h = xs[1000:1100].reshape(100, -1).astype(np.float64)
+    assert np.allclose(held.reshape(100, -1), np.clip(mu + (h - mu) @ vt[:2].T @ vt[:2], -1, 1), atol=1e-5)
+    assert 0 < info["explained_variance_ratio"] < 1 and 0 <= info["clipped_fraction_train"] < 1
+    assert mle_intrinsic_dimension(proj, k=10) < 2.5  # clipping (a Lipschitz map) keeps dimension <= k
+    with pytest.raises(ds.DatasetError, match="k = 65 must lie in"):
+        ds.pca_project(xs[:10], xs[10:20], 65)
+    with pytest.raises(ds.DatasetError, match="heldout = 500 exceeds"):
+        ds.prepare_pca_projection("digits_pca2", {**pspec, "heldout": 500}, tmp_path / "s_train.npz",
+                                  tmp_path / "s_held.npz", tmp_path / "s_man.json", tmp_path / "t2.npz",
+                                  tmp_path / "h2.npz", tmp_path / "m2.json")
+    assert not (tmp_path / "t2.npz").exists()
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"source": "nope"}, "must name a non-derived entry"),
+    ({"resolution": 16}, "differs from its source's"),
+    ({"k": 100}, "exceeds the image dimension n = 64"),
+    ({"heldout": 5000}, "exceeds its source's held-out images"),
+])
+def test_pca_projection_config_checks(change, words):
+    import copy
+
+    import yaml
+
+    from molrg.config_checks import ConfigError, check_config
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    check_config(copy.deepcopy(cfg))
+    cfg["datasets"]["fashion_mnist8_pca1"].update(change)
+    with pytest.raises(ConfigError, match=words):
+        check_config(cfg)

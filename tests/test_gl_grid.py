@@ -1,4 +1,5 @@
-"""molrg.gl_grid: the steps-per-N rule, d_intr selection with Table 2's validity, cosine -> L2."""
+"""molrg.gl_grid: the steps-per-N rule, d_intr selection (Jacobian / Table 2 validity, fallbacks), the Jacobian
+d_intr of a GL U-Net, cosine -> L2."""
 import math
 
 import pandas as pd
@@ -76,7 +77,7 @@ def test_d_intr_config_source_and_errors():
     with pytest.raises(ValueError, match="Table 2 has no row for zz.*realdata.gl.d_intr.zz"):
         select_d_intr(["a", "zz"], "table2", FALLBACK, t2)
     with pytest.raises(ValueError, match="d_intr_source"):
-        select_d_intr(["a"], "jacobian", FALLBACK, t2)
+        select_d_intr(["a"], "table3", FALLBACK, t2)
 
 
 @pytest.mark.parametrize("d", [2, 5])
@@ -105,3 +106,38 @@ def test_mle_fallback_is_computed_and_labelled():
     out = select_d_intr(["a"], "table2", values, t2, fallback_source=sources)
     assert out["a"]["d_intr"] == values["a"] and out["a"]["d_intr_source"] == sources["a"]
     assert out["a"]["d_intr_reason"] == "Table 2 row not valid: no interior minimum"
+
+
+def test_d_intr_jacobian_source_significant_or_fallback():
+    from molrg.gl_grid import select_d_intr as sel
+
+    jac = {"a": {"d_intr": 3.5, "significant": True, "reason": ""},
+           "b": {"d_intr": 60.0, "significant": False, "reason": "no interior minimum: the lowest mean rank ..."}}
+    out = sel(["a", "b", "c"], "jacobian", {"a": 9.0, "b": 2.0, "c": 4.0}, jacobian=jac,
+              fallback_source={"b": "mle:levina_bickel(k=20, n=5000)"})
+    assert out["a"] == {"d_intr": 3.5, "d_intr_source": "jacobian:gl_unet_min", "d_intr_reason": ""}
+    assert out["b"]["d_intr"] == 2.0 and out["b"]["d_intr_source"].startswith("mle:")
+    assert out["b"]["d_intr_reason"].startswith("Jacobian rank curve has no significant minimum: no interior")
+    assert out["c"]["d_intr"] == 4.0 and out["c"]["d_intr_reason"] == "no Jacobian rank measured for c"
+    with pytest.raises(ValueError, match="'jacobian', 'table2' or 'config'"):
+        sel(["a"], "rank", {"a": 1.0})
+
+
+def test_jacobian_d_intr_significance():
+    from molrg.gl_grid import jacobian_d_intr
+
+    sig = np.geomspace(80, 0.002, 8)
+    u = np.array([[20, 12, 6, 4, 5, 30, 60, 64], [22, 10, 6, 4, 7, 28, 62, 64]], float)  # a U with its bottom at 4
+    r = jacobian_d_intr(sig, u, 0.01, 100.0, min_rise=1.0)
+    assert r["significant"] and r["d_intr"] == 4.0 and r["step_min"] == 3 and r["rise"] == 17.0
+    # monotone (lowest at the largest sigma): no interior minimum
+    r = jacobian_d_intr(sig, np.sort(u, axis=1), 0.01, 100.0, min_rise=1.0)
+    assert not r["significant"] and "no interior minimum" in r["reason"]
+    # a shallow dip: interior, but below min_rise
+    flat = np.full((2, 8), 10.0)
+    flat[:, 4] = 9.6
+    r = jacobian_d_intr(sig, flat, 0.01, 100.0, min_rise=1.0)
+    assert r["interior_minimum"] and not r["significant"] and "rises only 0.4" in r["reason"]
+    # outside the trained sigma range
+    r = jacobian_d_intr(sig, u, 1.0, 100.0, min_rise=1.0)
+    assert not r["significant"] and "outside the trained range" in r["reason"]

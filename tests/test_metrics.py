@@ -159,25 +159,30 @@ def test_realdata_rules_on_digits(tiny_run):
     print("\ntiny digits Table 1 (4-step U-Net, not meaningful):\n" + t1[["model", "eq8_mean", "eq8_sem"]].to_string())
 
     gl = pd.read_csv(res / "tables/real_gl_scores.csv")
-    assert gl[gl.model == "unet"].N.tolist() == [32, 128] and gl.gl.between(0, 1).all()
+    unet_N = gl[gl.model == "unet"].groupby("dataset").N.apply(list).to_dict()
+    assert unet_N == {"digits": [32, 128], "digits_pca2": [32, 128]} and gl.gl.between(0, 1).all()
     assert (gl.descriptor == "classifier").all() and gl.copy_rate.between(0, 1).all() and (gl.nn_ratio >= 0).all()
     # the empirical-optimal denoiser regenerates its training images: every sample a copy (issue #9)
     emp = gl[gl.model == "empirical_optimal"]
-    assert emp.N.tolist() == [32] and (emp.copy_rate >= 0.9).all() and (emp.nn_ratio < 0.1).all(), emp.T
-    # the tiny config takes d_intr from Table 2 (issue #5's Jacobian estimate) through the DAG where
-    # its row is valid, else the config fallback (realdata.gl.d_intr.digits = 10) with the reason
-    t2 = pd.read_csv(res / "tables/table2_intrinsic_dimension.csv").set_index("dataset")
-    if str(t2.loc["digits", "valid"]).lower() == "true":
-        assert gl.d_intr_source.str.startswith("table2").all(), gl.d_intr_source.tolist()
-        assert np.allclose(gl.d_intr, float(t2.loc["digits", "d_intr_min"]))
-    else:
-        assert (gl.d_intr_source == "config:realdata.gl.d_intr").all() and np.allclose(gl.d_intr, 10)
-        assert gl.d_intr_reason.str.startswith("Table 2 row not valid").all(), gl.d_intr_reason.tolist()
+    assert emp.N.tolist() == [32, 32] and (emp.copy_rate >= 0.9).all() and (emp.nn_ratio < 0.1).all(), emp.T
+    # the tiny config takes d_intr from the Jacobian rank of each set's largest-N GL U-Net where its minimum
+    # is significant, else the fallback (digits: 10 typed; digits_pca2: the MLE) with the reason; the
+    # Jacobian value and the MLE stand beside it
+    for name, g in gl.groupby("dataset"):
+        jac = json.loads((res / f"realdata/{name}/gl_jacobian.json").read_text())
+        assert np.allclose(g.d_intr_jacobian, jac["d_intr"]) and np.isfinite(g.d_intr_mle).all()
+        if jac["significant"]:
+            assert (g.d_intr_source == "jacobian:gl_unet_min").all() and np.allclose(g.d_intr, jac["d_intr"])
+        else:
+            assert g.d_intr_reason.str.startswith("Jacobian rank curve has no significant minimum").all()
+            want = 10.0 if name == "digits" else g.d_intr_mle.iloc[0]
+            assert np.allclose(g.d_intr, want), (name, g.d_intr.tolist())
+    assert (gl[gl.dataset == "digits_pca2"].d_intr_mle < 2.5).all()  # a 2-component projection: d_intr <= 2
     assert np.allclose(gl.N_over_d_intr, gl.N / gl.d_intr)
     fits = pd.read_csv(res / "tables/real_sigmoid_fit.csv")
-    assert set(fits.x_variable) == {"N_over_d_intr", "N"} and set(fits.scope) == {"all", "digits"}
+    assert set(fits.x_variable) == {"N_over_d_intr", "N"} and set(fits.scope) == {"all", "digits", "digits_pca2"}
     fid = pd.read_csv(res / "tables/fid.csv")
-    assert sorted(fid.model) == ["gaussian", "gl_unet", "gl_unet", "molrg", "unet"]
+    assert sorted(fid.model) == ["gaussian", "gl_unet", "gl_unet", "gl_unet", "gl_unet", "molrg", "unet"]
     assert fid.features.str.contains("not Inception").all() and np.isfinite(fid.fid).all()
     man = json.loads((res / "data/digits/manifest.json").read_text())
     assert man["count"] == 1500 and man["shape"] == [1, 8, 8]

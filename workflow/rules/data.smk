@@ -9,7 +9,7 @@ DATASETS = config["datasets"]
 # Wildcard constraint per format: the configured datasets stored in it ("(?!)" never matches).
 DATA_FORMATS = {
     fmt: "|".join(n for n, spec in DATASETS.items() if spec["format"] == fmt) or "(?!)"
-    for fmt in ("idx", "cifar_pickle", "image_folder", "digits")
+    for fmt in ("idx", "cifar_pickle", "image_folder", "digits", "pca_projection")
 }
 # The settings of each dataset (plain values: any edit reruns its preparation).
 DATA_PARAMS = {
@@ -105,3 +105,30 @@ rule data_digits:
         dataset=lambda w: DATA_PARAMS[w.dataset],
     script:
         "../scripts/data_prepare.py"
+
+
+rule data_pca_projection:
+    """A derived set: its source's prepared images projected onto the top-k principal components of
+    the source's training images (held-out images with the same basis); d_intr <= k by construction.
+    """
+    input:
+        train=lambda w: f"results/data/{DATASETS[w.dataset]['source']}/train.npz",
+        heldout=lambda w: f"results/data/{DATASETS[w.dataset]['source']}/heldout.npz",
+        manifest=lambda w: f"results/data/{DATASETS[w.dataset]['source']}/manifest.json",
+    output:
+        **DATA_OUT,
+    log:
+        "results/logs/data_pca_projection/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data_pca_projection/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=DATA_FORMATS["pca_projection"],
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        dataset=lambda w: DATA_PARAMS[w.dataset],
+    script:
+        "../scripts/data_pca_projection.py"

@@ -96,7 +96,8 @@ RD_TABLE1_EVIDENCE = {
         ("convergence", "results/realdata/{dataset}/unet/convergence.json"),
     )
 }
-RD_GL_MLE = [n for n in RD_GL if RD["gl"]["d_intr"].get(n) == "mle"]
+# the largest N of each set's grid: its (generalising) U-Net gives the set's Jacobian d_intr
+RD_GL_JAC_N = {name: int(RD_CELLS[name][-1].split("_seed")[0][1:]) for name in RD_GL}
 RD_GL_TABLE_INPUTS = {
     "gl": [
         f"results/realdata/{name}/gl_models/{cell}/gl.json"
@@ -113,8 +114,14 @@ RD_GL_TABLE_INPUTS = {
         if RD["gl"]["d_intr_source"] == "table2"
         else {}
     ),
-    # fallbacks given as "mle" are computed from the prepared training images (molrg.gl_grid.mle_fallbacks)
-    "mle_train": [f"results/data/{name}/train.npz" for name in RD_GL_MLE],
+    # with d_intr_source: jacobian, every set's Jacobian d_intr (its own largest-N GL U-Net)
+    **(
+        {"jacobian": [f"results/realdata/{name}/gl_jacobian.json" for name in RD_GL]}
+        if RD["gl"]["d_intr_source"] == "jacobian"
+        else {}
+    ),
+    # every set's Levina-Bickel MLE (reported beside; fallbacks given as "mle" take it)
+    "mle_train": [f"results/data/{name}/train.npz" for name in RD_GL],
 }
 # every sample set of a dataset that gets an FID: Table 1's three models, the GL grid's U-Nets
 RD_FID_SAMPLES = {
@@ -546,6 +553,40 @@ rule realdata_gl_empirical:
         "../scripts/realdata_gl_eval.py"
 
 
+rule realdata_gl_jacobian:
+    """The intrinsic dimension of a Fig 4 right set, measured on its own largest-N GL U-Net: Jacobian
+    rank (Eq. 51) along Heun trajectories, the minimum of the mean rank curve and its significance.
+    """
+    input:
+        model=lambda w: f"results/realdata/{w.dataset}/gl_models/N{RD_GL_JAC_N[w.dataset]}_seed0/model.pt",
+        manifest="results/data/{dataset}/manifest.json",
+    output:
+        json="results/realdata/{dataset}/gl_jacobian.json",
+    log:
+        "results/logs/realdata_gl_jacobian/{dataset}.log",
+    benchmark:
+        "results/benchmarks/realdata_gl_jacobian/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=RD_NAMES,
+    group:
+        "train_real"
+    conda:
+        "../../envs/train.yaml"
+    threads: RD_SAMPLE["threads"]
+    resources:
+        gpu=RD_SAMPLE["gpu"],
+        mem_mb=RD_SAMPLE["mem_mb"],
+        runtime=RD_SAMPLE["runtime"],
+    params:
+        jacobian=RD["gl"]["jacobian"],
+        sampler=RD["sampler"],
+        N=lambda w: RD_GL_JAC_N[w.dataset],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/realdata_gl_jacobian.py"
+
+
 rule realdata_gl_table:
     """Fig 4 right's tables: GL, copy rate and NN ratio per model (grid U-Nets and the empirical-
     optimal baseline) with N/d_intr (Table 2 where valid, else the config fallback, with the reason),
@@ -576,7 +617,7 @@ rule realdata_gl_table:
         gl=RD["gl"],
         fit=config["fit"],
         descriptor_kind=RD["descriptor"]["kind"],
-        mle_datasets=RD_GL_MLE,
+        datasets=RD_GL,
         seed=config["seed"],
         config_slice={
             **{
@@ -647,8 +688,9 @@ rule realdata_fid_table:
 
 rule plot_fig4_right:
     """Fig 4 right: GL of the real-data U-Nets vs N/d_intr (top) and vs N (bottom), one colour per
-    dataset (legend: d_intr and its source), pooled sigmoid fits, the empirical-optimal denoiser as
-    black-edged diamonds; drawn by issue #3's plot_gl.py (as Fig 4 left)."""
+    dataset (legend, outside the axes: d_intr and its source), pooled sigmoid fits (black) and each
+    set's own fit (its colour), the empirical-optimal denoiser as black-edged diamonds (plot_gl.py).
+    """
     input:
         table="results/tables/real_gl_scores.csv",
         fit="results/tables/real_sigmoid_fit.csv",
@@ -678,6 +720,8 @@ rule plot_fig4_right:
         },
         fit_scope="all",
         curve_model="unet",
+        legend="outside",
+        group_fit_column="dataset",
     script:
         "../scripts/plot_gl.py"
 

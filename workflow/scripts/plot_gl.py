@@ -10,7 +10,11 @@ Params: style (config `plot`), threshold, columns {x, n, hue, gl} (column names 
 labels {title, hue, x, n} (axis/legend text), fit_scope (the fit rows to draw, e.g. 'all'),
 optional curve_model (default 'unet': where the table has a `model` column, only those rows make the
 curves; the other models' rows, e.g. the empirical-optimal denoiser, are drawn as black-edged
-diamonds, one per row, in their group's colour), optional note (a caption line under the panels).
+diamonds, one per row, in their group's colour), optional note (a caption line under the panels),
+optional legend ('inside', default: upper left of each panel; 'outside': right of each panel, so no
+data point is covered), optional group_fit_column (a table column naming each group's fit scope,
+e.g. 'dataset': each group's own fit is drawn as a thin dashed line in its colour, beside the pooled
+fit in black).
 """
 import matplotlib
 
@@ -41,9 +45,10 @@ groups = sorted(df[cols["hue"]].unique())
 colours = dict(zip(groups, sns.color_palette(style["palette"], len(groups))))
 
 
-def fit_row(x_variable):
-    """The fit of the requested scope against x_variable, or None if it is missing or failed."""
-    sel = fits[(fits.scope == p.fit_scope) & (fits.x_variable == x_variable)]
+def fit_row(x_variable, scope=None):
+    """The fit of `scope` (default: the requested fit_scope) against x_variable, or None if it is missing
+    or failed."""
+    sel = fits[(fits.scope == (p.fit_scope if scope is None else scope)) & (fits.x_variable == x_variable)]
     if sel.empty or sel.iloc[0].get("status", "ok") != "ok":
         return None
     return sel.iloc[0]
@@ -68,6 +73,14 @@ def panel(ax, x_col, x_label):
         ax.scatter(sub[x_col], sub[cols["gl"]], marker="Dsv^"[i % 4], s=46, zorder=4, edgecolors="k",
                    linewidths=1.2, c=[colours.get(g, "0.5") for g in sub[cols["hue"]]],
                    label=f"{model.replace('_', '-')} denoiser" if model == "empirical_optimal" else model)
+    group_col = p.get("group_fit_column", None)
+    for g in groups if group_col else []:
+        sub = df[df[cols["hue"]] == g]
+        gf = fit_row(x_col, scope=str(sub[group_col].iloc[0]))
+        if gf is not None:
+            xs = np.geomspace(sub[x_col].min(), sub[x_col].max(), 100)
+            ax.plot(xs, _num(gf, "plateau", 1.0) * logistic_log2(xs, gf["a"], gf["b"]), color=colours[g], lw=0.9,
+                    ls="--", alpha=0.9, label=f"its own fit: {x_label}* = {_num(gf, 'x_star'):.3g}")
     f = fit_row(x_col)
     if f is not None:
         lo = min(df[x_col].min(), baseline[x_col].min()) if len(baseline) else df[x_col].min()
@@ -99,17 +112,24 @@ def panel(ax, x_col, x_label):
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(x_label)
     ax.set_ylabel("GL score")
-    ax.legend(fontsize="x-small", loc="upper left")  # low x = low GL: the upper left is free
+    if legend_outside:  # beside the panel: never over a data point (save_figure crops to the legend too)
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize="x-small", loc="upper left")  # low x = low GL: the upper left is free
 
 
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.2, 7.0))
+legend_outside = p.get("legend", "inside") == "outside"
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.2, 8.0 if legend_outside else 7.0))
 panel(top, cols["x"], labels["x"])
 panel(bottom, cols["n"], labels["n"])
 top.set_title(labels["title"])
 note = p.get("note", "")
 if note:
     fig.text(0.01, 0.0, note, fontsize="x-small", ha="left", va="top", wrap=True)
-fig.tight_layout()
+if legend_outside:  # keep the panels' size; the saved figure is cropped out to the legends (bbox_inches tight)
+    fig.subplots_adjust(left=0.13, right=0.97, top=0.95, bottom=0.07, hspace=0.28)
+else:
+    fig.tight_layout()
 save_figure(fig, snakemake.output.figure, dict(style), dpi=style["dpi"],  # noqa: F821
             extra={"threshold": p.threshold, "fit_scope": p.fit_scope, "columns": cols})
 log.info("%d models, %d groups -> %s", len(df), len(groups), snakemake.output.figure)  # noqa: F821

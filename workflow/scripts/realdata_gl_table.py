@@ -2,8 +2,10 @@
 N / d_intr, copy rate and NN ratio (issue #9 evidence), and the sigmoid fits (Eq. 47) of GL against
 N / d_intr and against N, pooled over the datasets (scope = all) and per dataset, on the U-Net rows
 only (model = unet; the empirical-optimal denoiser's rows are a baseline, never fitted).
-d_intr comes from Table 2 (issue #5) where its row passed the validity check, else from the config
-fallback; the table records the source and the reason (molrg.gl_grid.select_d_intr)."""
+d_intr comes from the configured source (the Jacobian rank of each set's largest-N GL U-Net where its
+minimum is significant, or Table 2 where its row is valid) else from the fallback (e.g. the MLE); the
+table records the source and the reason (molrg.gl_grid.select_d_intr), with the Jacobian value and the
+MLE of every set beside it."""
 import json
 import textwrap
 
@@ -11,7 +13,7 @@ import pandas as pd
 
 import numpy as np
 
-from molrg.gl_grid import mle_fallbacks, select_d_intr
+from molrg.gl_grid import csv_bool, mle_fallbacks, select_d_intr
 from molrg.provenance import save_table
 from molrg.runtime import setup_logging
 from molrg.sigmoid import fit_report, resolve_plateau
@@ -28,33 +30,53 @@ if "train_iterations" in df:  # the empirical-optimal denoiser is not trained: 0
     df["train_iterations"] = df["train_iterations"].fillna(0).astype(int)
 
 table2 = pd.read_csv(snakemake.input.table2) if hasattr(snakemake.input, "table2") else None
-train = dict(zip(p.mle_datasets, getattr(snakemake.input, "mle_train", [])))
-fallback, fallback_source = mle_fallbacks({k: v for k, v in gl["d_intr"].items() if k in set(df.dataset)},
-                                          lambda name: np.load(train[name])["x"])
+train = dict(zip(p.datasets, snakemake.input.mle_train))
+jacobian = {}
+for name, path in zip(p.datasets, getattr(snakemake.input, "jacobian", [])):
+    with open(path) as f:
+        jacobian[name] = json.load(f)
+# every set's MLE (reported beside the d_intr used; the "mle" fallbacks are these values)
+mle, mle_source = mle_fallbacks({name: "mle" for name in p.datasets}, lambda name: np.load(train[name])["x"])
+fallback = {k: (mle[k] if v == "mle" else float(v)) for k, v in gl["d_intr"].items() if k in set(df.dataset)}
+fallback_source = {k: mle_source[k] for k, v in gl["d_intr"].items() if v == "mle" and k in mle_source}
 chosen = select_d_intr(sorted(df.dataset.unique()), gl["d_intr_source"], fallback, table2, gl["d_intr_column"],
-                       fallback_source)
+                       fallback_source, jacobian)
 for name, c in chosen.items():
     log.info("%s: d_intr = %g from %s%s", name, c["d_intr"], c["d_intr_source"],
              f" ({c['d_intr_reason']})" if c["d_intr_reason"] else "")
 for key in ("d_intr", "d_intr_source", "d_intr_reason"):
     df[key] = df.dataset.map({n: c[key] for n, c in chosen.items()})
 df["N_over_d_intr"] = df.N / df.d_intr
+# both measurements of every set beside the one used: the Jacobian rank of its largest-N GL U-Net (and whether
+# its minimum is significant) and the Levina-Bickel MLE of its training images
+if table2 is not None and {"dataset", gl["d_intr_column"], "valid"} <= set(table2.columns):  # Table 2's Jacobian
+    jacobian = {str(r["dataset"]): {"d_intr": float(r[gl["d_intr_column"]]), "significant": csv_bool(r["valid"]),
+                                    "reason": r["reason"] if isinstance(r.get("reason"), str) else "",
+                                    "sigma_min": float("nan"), "N": None}
+                for _, r in table2.iterrows() if str(r["dataset"]) in set(df.dataset)}
+df["d_intr_jacobian"] = df.dataset.map({n: j["d_intr"] for n, j in jacobian.items()})
+df["d_intr_jacobian_significant"] = df.dataset.map({n: bool(j["significant"]) for n, j in jacobian.items()})
+df["d_intr_mle"] = df.dataset.map(mle)
 
 
 def label(name):
     """Legend text of a dataset in Fig 4 right: its d_intr and where it came from (and why)."""
     c = chosen[name]
-    src = "Table 2" if c["d_intr_source"].startswith("table2") else "config fallback"
-    why = "\n  " + textwrap.fill(c["d_intr_reason"], 48, subsequent_indent="  ") if c["d_intr_reason"] else ""
-    return f"{name} (d_intr = {c['d_intr']:g}, {src}){why}"
+    src = c["d_intr_source"].split(":")[0]
+    src = {"table2": "Table 2", "jacobian": "Jacobian rank", "mle": "MLE"}.get(src, "config")
+    short = c["d_intr_reason"].split(":")[0]  # the table's d_intr_reason has the whole story
+    why = "\n  " + textwrap.fill(short, 48, subsequent_indent="  ") if short else ""
+    return f"{name} (d_intr = {c['d_intr']:.3g}, {src}; MLE {mle[name]:.3g}){why}"
 
 
 df["dataset_label"] = df.dataset.map(label)
 lead = ["dataset", "model", "N", "seed", "gl", "copy_rate", "nn_ratio", "d_intr", "d_intr_source", "d_intr_reason",
-        "N_over_d_intr"]
+        "N_over_d_intr", "d_intr_jacobian", "d_intr_jacobian_significant", "d_intr_mle"]
 df = df[lead + [c for c in df.columns if c not in lead]]
 df = df.sort_values(["dataset", "model", "N", "seed"], kind="stable").reset_index(drop=True)
-extra = {"descriptor": p.descriptor_kind, "d_intr": chosen}
+extra = {"descriptor": p.descriptor_kind, "d_intr": chosen, "d_intr_mle": mle,
+         "d_intr_jacobian": {n: {k: j[k] for k in ("d_intr", "significant", "reason", "sigma_min", "N")}
+                             for n, j in jacobian.items()}}
 save_table(df, snakemake.output.scores, p.config_slice, seed=p.seed, extra=extra)
 
 # plateau 'eps': a model whose samples are as novel as held-out real images scores GL = gl.quantile
