@@ -256,7 +256,8 @@ def _dae_table(grid: Grid, method: str, settings: DAESettings, kind: str, delta:
                final_loss=res["final_loss"], train_objective=res["train_objective"], init_error=res["init_error"],
                **extra)
     df["init"] = kind
-    df["init_perturbation"] = delta if kind == "perturbed_truth" else float("nan")
+    # text, not NaN, where there is no delta (a start not perturbed from the truth)
+    df["init_perturbation"] = delta if kind == "perturbed_truth" else "none"
     df["restarts"] = restarts
     df["iterations"] = settings.train.iterations
     return _sort(df)

@@ -191,7 +191,7 @@ def test_perturbed_truth_start_is_the_k_gt_1_default_and_solves_no_trial():
     # a random start is much farther from the truth than the perturbed one
     rnd = phase.dae_grid(grid, 0, phase.DAESettings(train=TrainSettings(iterations=1, batch=4, T=10, lr=1e-9),
                                                     init_mixture="random"))
-    assert rnd.init_perturbation.isna().all() and rnd.init_error.median() > df.init_error.median() + 0.5
+    assert (rnd.init_perturbation == "none").all() and rnd.init_error.median() > df.init_error.median() + 0.5
 
 
 def test_restarts_keep_the_lowest_training_objective():
