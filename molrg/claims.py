@@ -391,6 +391,26 @@ def _fig4_right_power(unet: pd.DataFrame, fit: pd.DataFrame) -> tuple[list, list
     return meas, no_power, n50, x50
 
 
+def _d_intr_estimator_caveats(unet: pd.DataFrame) -> list:
+    """Fig 4 right: caveats on the d_intr the test divides by. The ratio D between sets is only
+    meaningful when every set's d_intr comes from the same estimator; and a Jacobian reading far above
+    the set's MLE is suspect (the rank rule over-reads on trained U-Nets: rank_rule_calibration)."""
+    first = unet.groupby("dataset", sort=True).first()
+    kinds = first.d_intr_source.astype(str).str.split(r"[:(\s]", regex=True).str[0]
+    out = []
+    if kinds.nunique() > 1:
+        out.append("d_intr comes from different estimators across sets ("
+                   + ", ".join(f"{k}: {v}" for k, v in kinds.items())
+                   + "): the ratio D between sets compares different estimators")
+    if "d_intr_mle" in first.columns:
+        for name, r in first.iterrows():
+            mle = float(r.d_intr_mle) if pd.notna(r.d_intr_mle) else float("nan")
+            if kinds[name] == "jacobian" and mle > 0 and float(r.d_intr) > OVERREAD_MAX * mle:
+                out.append(f"{name}: the Jacobian rank {_g(r.d_intr)} reads more than {OVERREAD_MAX:g}x its MLE "
+                           f"{_g(mle)}")
+    return out
+
+
 @claim("GL of U-Nets on real images collapses in N/d_intr across sets of different d_intr, better than in N",
        "Fig 4 right",
        f"power first: >= 2 sets with d_intr max/min D >= {POWER_D_RATIO_MIN:g}; the better pooled fit shifted by "
@@ -429,6 +449,7 @@ def fig4_right(ev):
         parts.append(f"empirical-optimal GL {gl_emp:.3f} ({len(emp)} cells)")
         if not gl_emp <= EMP_GL_MAX:
             caveats.append(f"the empirical-optimal denoiser scores GL {gl_emp:.3f} > {EMP_GL_MAX:g} (GL metric suspect)")
+    caveats += _d_intr_estimator_caveats(unet)
     p_meas, no_power, n_star, x_star = _fig4_right_power(unet, fit)
     meas, fails = _pooled_fit_test(fit, "real_sigmoid_fit")
     if len(x_star) >= 2:
@@ -436,6 +457,13 @@ def fig4_right(ev):
         meas.append(f"per-set N_50/d_intr max/min {_g(spread)} (needed <= {X_STAR_SPREAD_MAX:g})")
         if not spread <= X_STAR_SPREAD_MAX:
             fails.append(f"per-set N_50/d_intr differ by {_g(spread)}x > {X_STAR_SPREAD_MAX:g}x")
+    if len(n_star) >= 2 and "d_intr_mle" in unet.columns:  # reported beside the test, never part of it
+        mle = unet.groupby("dataset").d_intr_mle.first().astype(float)
+        alt = {k: v / mle[k] for k, v in n_star.items() if mle.get(k, 0) > 0}
+        if len(alt) >= 2:
+            meas.append("reported only, not the test: with the MLE as d_intr for every set, N_50/d_intr "
+                        + ", ".join(f"{k} {_g(v)}" for k, v in alt.items())
+                        + f" (max/min {_g(max(alt.values()) / min(alt.values()))})")
     measured = "; ".join(p_meas + meas + parts)
     if no_power:
         return Outcome(measured, NO_POWER, "; ".join(no_power), caveats)

@@ -109,3 +109,20 @@ def test_missing_evidence_is_not_testable():
     assert r["verdict"] == C.NOT_TESTABLE and "real_sigmoid_fit" in r["reason"]
     r = C.fig4_right({"real_gl_scores": gl.drop(columns="copy_rate"), "real_sigmoid_fit": fits(gl, 0)})
     assert r["verdict"] == C.NOT_TESTABLE and "copy_rate" in r["reason"]
+
+
+def test_mixed_estimators_and_an_over_reading_jacobian_are_caveats():
+    """One set's d_intr from the MLE beside Jacobian ranks of the others, and a Jacobian rank far above
+    the set's MLE: both listed as caveats; the verdict is the test's, and the MLE-based per-set ratio is
+    reported beside it."""
+    gl = sets(collapse_in="ratio")
+    gl.loc[gl.dataset == "set0", "d_intr_source"] = "mle:levina_bickel(k=20, n=5000)"
+    r = row(gl)
+    assert "different estimators across sets" in r["caveats"] and r["verdict"] == C.REPRODUCED
+    assert "reported only, not the test: with the MLE" in r["measured"]
+    gl = sets(collapse_in="ratio")
+    gl.loc[gl.dataset == "set2", "d_intr_mle"] = 2.0  # the Jacobian reads 8, 4x the MLE
+    r = row(gl)
+    assert "set2: the Jacobian rank 8 reads more than 1.5x its MLE 2" in r["caveats"]
+    assert "different estimators" not in r["caveats"]
+    assert row(sets(collapse_in="ratio"))["caveats"] == "none"
