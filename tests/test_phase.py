@@ -132,30 +132,30 @@ THEORY_TARGETS = [f"results/theory/K{K}_{m}.csv" for K, ms in THEORY_METHODS.ite
 
 
 @pytest.mark.slow
-def test_tiny_theory_run_and_reruns(tmp_path):
-    """The theory rules on the tiny config: every table and figure is well-formed with provenance,
-    and a plot setting reruns only the figures while a DAE setting reruns only the DAE tables."""
-    # "--nocolor" ends the --configfile list that run_snakemake puts first (targets would join it)
-    run_snakemake(tmp_path, "--nocolor", *THEORY_TARGETS, check=True)
+def test_tiny_theory_run_and_reruns(tiny_run, tmp_path):
+    """The theory rules of the shared tiny run (conftest; read and dry runs only): every table and
+    figure is well-formed with provenance, and a plot setting reruns only the figures while a DAE
+    setting reruns only the DAE tables."""
     for K, methods in THEORY_METHODS.items():
         for method in methods:
-            path = tmp_path / f"results/theory/K{K}_{method}.csv"
+            path = tiny_run / f"results/theory/K{K}_{method}.csv"
             df = pd.read_csv(path)
             assert set(phase.TABLE_COLUMNS) <= set(df.columns) and len(df) > 0
             assert (df.K == K).all() and (df.method == method).all() and df.error.notna().all()
             assert json.loads(Path(str(path) + ".prov.json").read_text())["seed"] == 0
-    cf = pd.read_csv(tmp_path / "results/theory/K1_closed_form.csv")
+    cf = pd.read_csv(tiny_run / "results/theory/K1_closed_form.csv")
     assert len(cf) == 3 * 4 * 3  # tiny: d 1..3, N_k 1..4, 3 trials
     for fig in THEORY_TARGETS[-3:]:
-        png = tmp_path / fig
+        png = tiny_run / fig
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(str(png) + ".prov.json").exists()
 
     def jobs_after(override: str) -> set[str]:
-        extra = tmp_path / "override.yaml"
+        extra = tmp_path / "override.yaml"  # outside the shared run's folder
         extra.write_text(override)
         from conftest import TINY
 
-        proc = run_snakemake(tmp_path, "-n", "--nocolor", *THEORY_TARGETS, configfiles=(TINY, extra), check=True)
+        # "--nocolor" ends the --configfile list that run_snakemake puts first (targets would join it)
+        proc = run_snakemake(tiny_run, "-n", "--nocolor", *THEORY_TARGETS, configfiles=(TINY, extra), check=True)
         return {line.split()[0] for line in proc.stdout.splitlines() if line.strip() and line.split()[0] in
                 {"theory_closed_form", "theory_dae", "theory_dae_restarts", "plot_phase"}}
 
