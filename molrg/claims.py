@@ -680,7 +680,7 @@ def calibration_text(cal: pd.DataFrame) -> tuple[str, list]:
             continue
         m = m.iloc[0]
         over = float(m.reading_mean) / tkd
-        e = float(m.energy_top_Kd) if "energy_top_Kd" in m and np.isfinite(float(m.energy_top_Kd)) else float("nan")
+        e = float(pd.to_numeric(m.get("energy_top_Kd"), errors="coerce"))  # NaN where the table says "not computed"
         txt = (f"{model} (trained on it): reads {_g(m.reading_mean)} at its minimum (sigma {_g(m.sigma)}) where the "
                f"total rank is K d = {tkd} ({over:.2f}x)")
         if np.isfinite(e):

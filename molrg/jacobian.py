@@ -369,7 +369,7 @@ def table2_row(dataset: str, n: int, steps, sigmas, ranks, fixed_sigma: float, t
     caveat = "" if inside else (f"minimum at sigma {u['sigma_min']:.4g} (95 % CI [{u['sigma_min_ci_lo']:.3g}, "
                                 f"{u['sigma_min_ci_hi']:.3g}]) outside the trained range [{lo:.3g}, {hi:.3g}]: "
                                 f"training-noise quantile {train_sigma_quantile(train_config, u['sigma_min']):.6g}")
-    return {
+    row = {
         "dataset": dataset, "n": int(n),
         "step_min": int(step_of[u["sigma_min"]]), "sigma_min": u["sigma_min"], "d_intr_min": u["d_intr"],
         "step_fixed": fix["step_fixed"], "sigma_fixed": fix["sigma_fixed"], "d_intr_fixed": fix["d_intr_fixed"],
@@ -391,6 +391,13 @@ def table2_row(dataset: str, n: int, steps, sigmas, ranks, fixed_sigma: float, t
         "sigma_min_train_quantile": train_sigma_quantile(train_config, u["sigma_min"]),
         "caveat": caveat,
     }
+    # a statistic the test could not compute (fewer than 3 noises, no point on one side of the
+    # minimum) is written as text saying so, never as a NaN a reader could take for a number
+    for key in ("rise_high_sigma", "rise_high_sigma_se", "p_high_sigma", "rise_low_sigma", "rise_low_sigma_se",
+                "p_low_sigma"):
+        if not np.isfinite(float(row[key])):
+            row[key] = "not computed"
+    return row
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,11 +439,11 @@ def rank_rule_calibration(tidy) -> "pd.DataFrame":
             sub = g[g.step == step]
             row = {"source": source, "model": model, "step": int(step), "sigma": float(sig.loc[step]),
                    "num_noises": len(col), "reading_mean": float(col.mean()),
-                   "reading_se": float(col.std(ddof=1) / math.sqrt(len(col))) if len(col) > 1 else float("nan"),
+                   "reading_se": float(col.std(ddof=1) / math.sqrt(len(col))) if len(col) > 1 else "one noise",
                    "reading_min": float(col.min()), "reading_max": float(col.max()),
                    "truth_d": td, "truth_Kd": tkd, "over_d": float(col.mean()) / td, "over_Kd": float(col.mean()) / tkd}
-            for e in ("energy_top_d", "energy_top_Kd"):
-                row[e] = float(sub[e].mean()) if e in sub else float("nan")
+            for e in ("energy_top_d", "energy_top_Kd"):  # text where the source has no spectrum energies
+                row[e] = float(sub[e].mean()) if e in sub and sub[e].notna().any() else "not computed"
             row["at_minimum"] = bool(float(sig.loc[step]) == u["sigma_min"])
             row["u_shaped"] = bool(u["u_shaped"])
             out.append(row)

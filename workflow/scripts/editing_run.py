@@ -169,7 +169,8 @@ t_end = time.perf_counter()
 
 summary = summarise(table)
 exceed = {s: image_exceedance(table[table.strength.abs() == abs(s)]) for s in summary.strength.unique()}
-summary["images_exceeding_q95"] = [int(exceed[s].exceeds.sum()) if k == SINGULAR else pd.NA
+# defined for the singular edits only (random edits are the reference): text there, not a NaN
+summary["images_exceeding_q95"] = [int(exceed[s].exceeds.sum()) if k == SINGULAR else "not applicable"
                                    for s, k in zip(summary.strength, summary.kind)]
 log.info("summary:\n%s", summary.to_string())
 timing = {"invert_s": t_invert - t_start, "singular_vectors_s": t_svd - t_invert, "edits_s": t_edit - t_svd,

@@ -26,7 +26,7 @@ cols = ["source", "model", "noise", "step", "sigma", "rank", "truth_d", "truth_K
 tidy = pd.concat([df.reindex(columns=cols) for df in parts], ignore_index=True)
 table = rank_rule_calibration(tidy)
 for _, r in table[table.at_minimum].iterrows():
-    log.info("%s %s: reading %.3g at sigma %.3g (minimum) against d = %g, K d = %g; energy in top K d %.4f",
+    log.info("%s %s: reading %.3g at sigma %.3g (minimum) against d = %g, K d = %g; energy in top K d %s",
              r.source, r.model, r.reading_mean, r.sigma, r.truth_d, r.truth_Kd, r.energy_top_Kd)
 save_table(table, snakemake.output.table, {"jacobian": {"eta": p.eta}, "realdata": {"molrg": p.real_molrg}},  # noqa: F821
            seed=p.seed)

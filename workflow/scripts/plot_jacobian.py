@@ -70,8 +70,11 @@ def fig7(ranks: pd.DataFrame, table2: pd.DataFrame):
         if "d_intr_min_se" in row:
             d_txt += f" +- {row.d_intr_min_se:.2g}"
         if "u_shaped" in row:
-            verdict = (f"U-shape significant (paired, p = {row.p_high_sigma:.2g} above / {row.p_low_sigma:.2g} below)"
-                       if bool(row.u_shaped) else "U-SHAPE NOT SIGNIFICANT: " + str(row.reason))
+            if bool(row.u_shaped):  # the p-values are numbers only where the test ran
+                verdict = (f"U-shape significant (paired, p = {float(row.p_high_sigma):.2g} above / "
+                           f"{float(row.p_low_sigma):.2g} below)")
+            else:
+                verdict = "U-SHAPE NOT SIGNIFICANT: " + str(row.reason)
             if isinstance(row.get("caveat"), str) and row.caveat:
                 verdict += "; caveat: " + row.caveat
             ok = bool(row.u_shaped)
