@@ -471,13 +471,27 @@ def manifest(name: str, source: str, prepared: Prepared, sha256: str, spec: dict
     }
 
 
+def write_manifest(man: dict, manifest_path) -> None:
+    """manifest.json written atomically (a .part file, then renamed)."""
+    import json
+
+    tmp = Path(str(manifest_path) + ".part")
+    tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, manifest_path)
+
+
+def remove_outputs(outs) -> None:
+    """Delete whatever of a preparation's outputs exists (after a failure: nothing partial is left)."""
+    for p in outs:
+        if Path(p).exists():
+            Path(p).unlink()
+
+
 def prepare_to_files(name: str, spec: dict, seed: int, train_path, heldout_path, manifest_path) -> dict:
     """Load, prepare and write train.npz, heldout.npz and manifest.json of one dataset.
 
     Everything is decoded and checked before the first byte is written, and each file is written
     atomically, so a missing or corrupt source leaves no prepared output behind."""
-    import json
-
     train, held, source = load_and_prepare(name, spec, seed)
     outs = [Path(train_path), Path(heldout_path), Path(manifest_path)]
     try:
@@ -485,13 +499,9 @@ def prepare_to_files(name: str, spec: dict, seed: int, train_path, heldout_path,
         sha_held = save_npz(heldout_path, x=held.x, y=held.y)
         man = manifest(name, source, train, sha_train, spec, seed)
         man["heldout"] = {"count": int(len(held.x)), "sha256": sha_held}
-        tmp = Path(str(manifest_path) + ".part")
-        tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, manifest_path)
+        write_manifest(man, manifest_path)
     except BaseException:
-        for p in outs:
-            if p.exists():
-                p.unlink()
+        remove_outputs(outs)
         raise
     return man
 
@@ -556,12 +566,8 @@ def prepare_pca_projection(name: str, spec: dict, source_train, source_heldout, 
         man["order"] = f"the source's order ({spec['source']}); the first N rows are the size-N subset"
         man["heldout"] = {"count": int(len(pxh)), "sha256": sha_held}
         man["pca_projection"] = {"source": spec["source"], "source_sha256": src_man.get("sha256"), **info}
-        tmp = Path(str(manifest_path) + ".part")
-        tmp.write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, manifest_path)
+        write_manifest(man, manifest_path)
     except BaseException:
-        for p in outs:
-            if p.exists():
-                p.unlink()
+        remove_outputs(outs)
         raise
     return man
