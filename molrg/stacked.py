@@ -43,12 +43,13 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .precond import loss_fn
-from .walltime import JobBudget, TimeLimitReached
+from .walltime import JobBudget
 from .training import (
     FORMAT,
     TrainConfig,
     _EpochSampler,
     _atomic_save,
+    stop_within_budget,
     _fingerprint,
     _rng_state,
     _set_rng_state,
@@ -223,16 +224,8 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
     saved_step, save_s, step_s = step, 0.0, 0.0  # last checkpoint; slowest save and step (seconds)
     while step < cfg.iterations:
         # before the job's time limit: room for one more step and a checkpoint save, twice over
-        reason = budget.exhausted(2 * (step_s + save_s))
-        if reason:
-            if step > saved_step:
-                _atomic_save(checkpoint(), checkpoint_path)
-                saved_step = step
-            msg = (f"stack [{names}]: stopped at step {step}/{cfg.iterations} to stay within the job's time limit "
-                   f"({reason}); {checkpoint_path} holds step {saved_step}; no model was written. A rerun "
-                   "(Snakemake's retry) resumes from the checkpoint.")
-            log.warning("%s", msg)
-            raise TimeLimitReached(msg)
+        stop_within_budget(budget, 2 * (step_s + save_s), step, saved_step, cfg.iterations, checkpoint,
+                           checkpoint_path, f"stack [{names}]", "no model was written", log)
         t_step = time.monotonic()
         nimg = step * cfg.batch_size
         x0s, xns, sigmas, weights = [], [], [], []

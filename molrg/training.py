@@ -79,6 +79,24 @@ def _fingerprint(cfg: TrainConfig, net_kwargs: dict, data: Tensor) -> str:
     return h.hexdigest()
 
 
+def stop_within_budget(budget, reserve_s: float, step: int, saved_step: int, iterations: int, checkpoint,
+                       checkpoint_path, label: str, outputs: str, log) -> None:
+    """The training loops' time-limit stop: when `budget` has less than `reserve_s` left, save
+    `checkpoint()` (unless step is already saved) and raise TimeLimitReached, so Snakemake's retry
+    resumes from it; otherwise return."""
+    reason = budget.exhausted(reserve_s)
+    if not reason:
+        return
+    if step > saved_step:
+        _atomic_save(checkpoint(), checkpoint_path)
+        saved_step = step
+    msg = (f"{label}: stopped at step {step}/{iterations} to stay within the job's time limit ({reason}); "
+           f"{checkpoint_path} holds step {saved_step}; {outputs}. A rerun (Snakemake's retry) resumes from "
+           "the checkpoint.")
+    log.warning("%s", msg)
+    raise TimeLimitReached(msg)
+
+
 def _atomic_save(obj, path: Path) -> None:
     """Write to a temporary name in the same folder, then rename: readers never see a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,16 +247,9 @@ def _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, 
     saved_step, save_s, step_s = step, 0.0, 0.0  # last checkpoint; slowest save and step (seconds)
     while step < cfg.iterations:
         # before the job's time limit: room for one more step and a checkpoint save, twice over
-        reason = budget.exhausted(2 * (step_s + save_s))
-        if reason:
-            if step > saved_step:
-                _atomic_save(_checkpoint(fingerprint, step, model, ema, opt, sampler, monitor), checkpoint_path)
-                saved_step = step
-            msg = (f"cell {cell or '?'}: stopped at step {step}/{cfg.iterations} to stay within the job's time limit "
-                   f"({reason}); {checkpoint_path} holds step {saved_step}; no model was written to {out_path}. "
-                   "A rerun (Snakemake's retry) resumes from the checkpoint.")
-            log.warning("%s", msg)
-            raise TimeLimitReached(msg)
+        stop_within_budget(budget, 2 * (step_s + save_s), step, saved_step, cfg.iterations,
+                           lambda: _checkpoint(fingerprint, step, model, ema, opt, sampler, monitor),
+                           checkpoint_path, f"cell {cell or '?'}", f"no model was written to {out_path}", log)
         t_step = time.monotonic()
         nimg = step * cfg.batch_size
         x = x_all[sampler.next(cfg.batch_size).to(device)]
