@@ -60,6 +60,27 @@ def pytest_runtest_makereport(item, call):
                             "see tests/conftest.py)")
 
 
+# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml): a test goes to a worker
+# with the others that share its expensive fixture, so no run is made twice. Tests that read the
+# session's tiny run form one group; every other module is one group (its module-scoped fixtures,
+# e.g. the paper smoke run or the local SLURM cluster, are then built once). The two workers then
+# overlap one group's idle waits (SLURM's one-minute cap, job start-up) with another's work.
+SHARED_FIXTURE_GROUPS = {"tiny_run": "tiny_run"}
+
+
+def xdist_group_of(item) -> str:
+    for fixture, group in SHARED_FIXTURE_GROUPS.items():
+        if fixture in getattr(item, "fixturenames", ()):
+            return group
+    return item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))
+
+
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     """One torch thread in every test: on a 2-core machine (CI) two threads next to the snakemake

@@ -3,11 +3,12 @@ on this CPU, at the paper's shapes (32x32x3 images, n = 3072 Jacobians, SSCD and
 descriptors, CIFAR tarball and image folders, the paper's U-Net layouts) with counts shrunk by
 tests/config/paper_smoke.yaml, on stand-in data and weights in the real formats (tests/standins.py).
 
-Checks: the smoke DAG has exactly the paper DAG's rules; the run succeeds; every output Snakemake
+Checks: the smoke DAG has exactly the paper DAG's rules (Fig 4 right and the Jacobians on a subset of the
+paper's sets that keeps every loading path); the run succeeds; every output Snakemake
 declares exists (its summary lists none missing); the prepared data and the Jacobians have the
 paper's shapes; every table and figure has its provenance sidecar.
 Cost: ~110 jobs, most of them a few seconds of work plus ~3-5 s of Python/torch start-up each;
-the four n = 3072 Jacobians dominate (docs/paper_scale.md has the measured time).
+the three n = 3072 Jacobians dominate (docs/paper_scale.md has the measured time).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from standins import build_standins  # noqa: E402
 PAPER = REPO / "presets" / "paper.yaml"
 SMOKE = REPO / "tests" / "config" / "paper_smoke.yaml"
 PAPER_32 = ("cifar10", "celeba", "ffhq", "afhq")
+LOADING_PATH = ("format", "folder_labels")  # what decides how a dataset is read
 
 
 def rule_counts(workdir, configfiles) -> dict[str, int]:
@@ -73,9 +75,30 @@ def test_smoke_keeps_the_paper_shapes():
         assert set(smoke["realdata"][section]) <= {"width", "iterations", "batch_size", "checkpoint_every"}
     assert set(smoke["molrg_unet"]).isdisjoint({"width", "channel_mult", "num_blocks", "attn_resolutions", "resolution",
                                                 "precond", "num_steps", "sigma_min", "sigma_max", "rho", "K"})
-    assert set(smoke["jacobian"]).isdisjoint({"datasets", "num_steps", "eta", "fixed_sigma", "chunk_size"})
+    assert set(smoke["jacobian"]).isdisjoint({"num_steps", "eta", "fixed_sigma", "chunk_size"})
     assert "descriptor" not in smoke["realdata"] or set(smoke["realdata"]["descriptor"]) == {"classifier"}
     assert "sampler" not in smoke["realdata"] and "table1_datasets" not in smoke["realdata"]
+
+
+def test_smoke_subsets_keep_every_loading_path():
+    """The smoke may run Fig 4 right and the Jacobians on fewer of the paper's sets, but only on a
+    subset that still reads every kind of file the paper's sets need (format, class folders) and
+    runs a 32x32 Jacobian; a subset dropping a loading path fails here."""
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    paper = yaml.safe_load(PAPER.read_text())
+    smoke = yaml.safe_load(SMOKE.read_text())
+
+    def path_of(name):
+        spec = {**base["datasets"][name], **paper.get("datasets", {}).get(name, {})}
+        return tuple(spec[k] for k in LOADING_PATH)
+
+    for section, key in (("realdata", "gl_datasets"), ("jacobian", "datasets")):
+        full = paper[section][key]
+        sub = smoke[section].get(key, full)
+        assert set(sub) <= set(full), (section, key)
+        assert {path_of(n) for n in sub} == {path_of(n) for n in full}, (section, key, sub)
+    # the check can fail: dropping AFHQ (the only set with class folders) loses a loading path
+    assert {path_of(n) for n in ("cifar10", "celeba")} != {path_of(n) for n in paper["jacobian"]["datasets"]}
 
 
 def test_every_rule_runs_and_every_output_exists(smoke_run):
@@ -98,7 +121,8 @@ def test_paper_shapes_in_the_outputs(smoke_run):
         assert x.shape[1:] == (3, 32, 32), (ds, x.shape)
     ranks = pd.read_csv(work / "results" / "tables" / "jacobian_rank.csv")
     unet = ranks[ranks["model"] == "unet"] if "model" in ranks else ranks
-    assert set(unet["dataset"]) == set(PAPER_32)
+    smoke = yaml.safe_load(SMOKE.read_text())
+    assert set(unet["dataset"]) == set(smoke["jacobian"]["datasets"]) and set(unet["dataset"]) <= set(PAPER_32)
     assert set(unet["n"]) == {3072}
     tables = list((work / "results" / "tables").glob("*.csv")) + list((work / "results" / "figures").glob("*.png"))
     no_sidecar = [p.name for p in tables if not p.with_name(p.name + ".prov.json").exists()]
