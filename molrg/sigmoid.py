@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import least_squares
 
 from .progress import progress
@@ -355,3 +356,24 @@ def fit_report(x, y, x_name: str, threshold: float = 0.95, n_boot: int = 1000, c
             "n_boot_failed": int(n_failed),
             "boot_degenerate": ";".join(f"{k}={v}" for k, v in sorted(boot["degenerate"].items())),
             "status": status}
+
+
+def fit_groups(df: pd.DataFrame, xs, y: str, by: str, label=str, **fit) -> pd.DataFrame:
+    """The fit table of a GL table: `fit_report` of column `y` against each column of `xs`, over all
+    rows (scope 'all') and per value of column `by` (scope `label(value)`, values sorted).
+
+    `fit` goes to fit_report (threshold, n_boot, ci, seed, plateau, fraction, max_iter). A group that
+    cannot be fitted keeps a row whose `status` says why: 'skipped: fewer than 2 distinct x', or
+    'failed: <the error>'. Columns: scope, x_variable, then fit_report's."""
+    rows = []
+    for scope, g in [("all", df)] + [(label(k), g) for k, g in df.groupby(by, sort=True)]:
+        for x in xs:
+            base = {"scope": scope, "x_variable": x}
+            if g[x].nunique() < 2:
+                rows.append({**base, "status": "skipped: fewer than 2 distinct x"})
+                continue
+            try:
+                rows.append({**base, **fit_report(g[x].to_numpy(), g[y].to_numpy(), x, **fit)})
+            except (RuntimeError, ValueError) as e:  # too few or degenerate points
+                rows.append({**base, "status": f"failed: {e}"})
+    return pd.DataFrame(rows)
