@@ -15,8 +15,11 @@ from molrg.jacobian import (
     nearest_step,
     numerical_rank,
     rank_along_trajectory,
+    rank_records,
     rank_rule_calibration,
+    rank_table,
     singular_values,
+    table2,
     table2_row,
     train_sigma_quantile,
     trained_sigma_range,
@@ -307,6 +310,31 @@ def test_table2_row_valid_means_u_shape_and_the_training_range_is_a_caveat():
     assert row["sigma_min_train_quantile"] > 0.999 and row["num_noises"] == 15 and row["u_alpha"] == 0.05
     flat = table2_row("x", 64, steps, sig, _noisy(np.full(len(sig), 10.0)), 28.37, edm, 0.95)
     assert not flat["valid"] and "no significant rise" in flat["reason"] and np.isfinite(flat["d_intr_min"])
+
+
+def test_rank_table_and_table2_from_rank_files():
+    # one file per noise: a U-shaped U-Net curve (minimum at sigma ~ 1) and a flat closed-form Gaussian at 7
+    sig = edm_sigma_steps(18)[:-1].numpy()
+    steps = np.arange(len(sig))
+    u = 10 + 10 * np.minimum(1, np.abs(np.log(sig)) / 3)
+    noisy = np.round(_noisy(u, noises=6))
+    records = []
+    for noise in (1, 0, 2, 3, 4, 5):  # any file order
+        z = {"n": 64, "noise_seed": 100 + noise, "steps": steps, "sigma": sig, "rank": noisy[noise],
+             "rank_gaussian": np.full(len(sig), 7)}
+        records += rank_records("x", noise, z, ["gaussian"])
+    with pytest.raises(ValueError, match="no ranks of \\['molrg'\\]"):
+        rank_records("x", 0, z, ["gaussian", "molrg"])
+    ranks = rank_table(records, ["gaussian"])
+    assert len(ranks) == 2 * 6 * len(sig) and list(ranks.model.unique()) == ["unet", "gaussian"]
+    first = ranks.iloc[: len(sig)]
+    assert (first.noise == 0).all() and list(first.step) == list(steps) and first.rank_ratio.iloc[0] == noisy[0, 0] / 64
+    edm = {"precond": "edm", "P_mean": -1.2, "P_std": 1.2}
+    t2 = table2(ranks, ["x"], 1.0, {"x": edm}, 0.95, seed=0, closed_form_models=["gaussian"])
+    row = t2.iloc[0]
+    assert row.dataset == "x" and row.n == 64 and row.sigma_min == pytest.approx(1.088, abs=1e-3)
+    assert row.gaussian_rank_at_min == 7.0 and row.gaussian_rank_at_fixed == 7.0 and not row.gaussian_u_shaped
+    assert row.d_intr_min == pytest.approx(noisy[:, row.step_min].mean())
 
 
 def test_mean_band_covers_the_mean_and_energy_fraction():
