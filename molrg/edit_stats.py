@@ -111,10 +111,10 @@ def label_change_test(table: pd.DataFrame) -> dict:
 def edit_table(dataset: str, image_ids, result: dict, labels: dict | None = None,
                classifier_accuracy: float = float("nan"), sigma_train=(float("nan"), float("nan")),
                inside_train: bool | None = None) -> pd.DataFrame:
-    """The tidy table of molrg.editing.edit_experiment's `result`: one row per image, direction and
+    """The tidy table of molrg.edit_experiment.edit_experiment's `result`: one row per image, direction and
     strength with the columns above and strength_units, edit_norm (the EDM-space length of the edit),
     state_norm, rms, jacobian_gain, the classifier's labels (label_original, label_before, label_after:
-    `labels` of molrg.editing.edit_labels, empty without a classifier) and its accuracy, sigma_edit,
+    `labels` of molrg.edit_experiment.edit_labels, empty without a classifier) and its accuracy, sigma_edit,
     t_edit, the trained sigma range and whether the edit's sigma lies inside it, subspace_iters."""
     rows = []
     for b, image in enumerate(image_ids):

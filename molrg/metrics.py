@@ -5,12 +5,15 @@
 over M pairs generated from the same initial noise, flattened images in model space [-1, 1]. Which
 norm the paper's Table 1 uses is UNCONFIRMED (spec §5.3). The spec's reading is the plain l2 norm
 (`eq8_l2`), but the paper's magnitudes exceed the plain l2 distance of two unrelated real images
-even at 32x32x3, and the squared l2 norm fits them (issue #9, point 4); Table 1 reports both
+even at 32x32x3, and the squared l2 norm fits them; Table 1 reports both
 (`eq8_l2`, `eq8_l2sq`), each with the standard error of its mean over the pairs.
 
 Class agreement: the fraction of pairs whose two samples the dataset's classifier puts in the same
 class; Eq. 8 is dominated by the pairs that disagree, so Table 1 also reports Eq. 8 restricted to
 the agreeing pairs.
+
+Table 1 itself (`table1_dataset`, `convergence_row`, `table1_markdown`): its rows per dataset and
+model, the reference U-Nets' convergence and the checkpoint-stability check, and their Markdown.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Sigmoid fit of the GL score (Eq. 47, spec §6.5) and the solved sample-complexity constant (Eq. 20).
 
 The form is UNCONFIRMED in the paper text; we use the spec's recommended logistic in log2 x, with a
-plateau p (issue #9 point 8):
+plateau p:
 
     f(x) = p / (1 + exp(-a (log2 x - b))),   a > 0,  0 < p <= 1,
 
@@ -17,9 +17,9 @@ lies inside the data's x range (`x_star_inside`); an x* outside it is an extrapo
 never silently used. With x = N / d_intr, x* is the constant c of Eq. 20; the same fit with x = N
 shows how much worse N alone explains GL.
 
-Cost is bounded whatever the data (issue #10 item 1). The old code refitted 1000 bootstrap
-resamples one by one with curve_fit(maxfev=20000); flat or saturated resamples sent those fits to
-their bounds and one fit job took ~12 CPU-minutes. Now:
+Cost is bounded whatever the data. Refitting 1000 bootstrap resamples one by one with
+curve_fit(maxfev=20000) sends the fits of flat or saturated resamples to their bounds and costs
+~12 CPU-minutes per fit job. Instead:
   * the bootstrap resamples are cell weights (multiplicities), and all replicates are refitted at
     once by a vectorised, bounded Levenberg-Marquardt in numpy (`_lm_batch`): a fixed maximum of
     `max_iter` iterations, each a handful of (B, n, k) array operations and B k x k solves

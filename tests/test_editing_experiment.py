@@ -1,5 +1,5 @@
-"""The editing experiment of rule editing (molrg.editing.edit_experiment and its parts, molrg.edit_stats'
-table and summary) on the closed-form MoLRG denoiser and on constructed inputs whose answer is known."""
+"""The editing experiment of rule editing (molrg.edit_experiment, the direction primitives of molrg.editing,
+molrg.edit_stats' table and summary) on the closed-form MoLRG denoiser and on constructed inputs whose answer is known."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +10,9 @@ from PIL import Image
 
 from molrg.datasets import image_to_array, to_model_space
 from molrg.edit_stats import edit_table, summarise
-from molrg.editing import (SHOW_RANDOM, edit_directions, edit_experiment, edit_labels, figure_arrays, jacobian_gains,
-                           load_edit_image, select_images)
+from molrg.edit_experiment import (SHOW_RANDOM, edit_experiment, edit_labels, figure_arrays, load_edit_image,
+                                   select_images)
+from molrg.editing import edit_directions, jacobian_gains
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, sample_balanced, standard_molrg
 
 

@@ -193,7 +193,7 @@ def test_closed_form_molrg_jacobian_rank_is_d_at_small_sigma_and_Kd_when_mixed()
 
 
 def test_fixed_table2_step_on_the_edm_grid():
-    s = edm_sigma_steps(18)[:-1]  # molrg.sampler's grid (issue #3) without the final 0
+    s = edm_sigma_steps(18)[:-1]  # molrg.sampler's grid without the final 0
     assert float(s[3]) == pytest.approx(28.37, abs=0.01)  # spec §7
     assert nearest_step(s.tolist(), 28.4) == 3
     # a coarser grid (80, 24.4, 5.84, ...): the nearest sigma in log scale is 24.4, step 1
@@ -367,7 +367,7 @@ def test_rank_rule_calibration_on_the_closed_form_molrg_reads_the_truth():
 
 
 def test_closed_form_gaussian_of_real_like_data_has_no_U_shape_and_fails_the_check():
-    # A full-rank Gaussian with a decaying spectrum (as issue #4's `gaussian_model` of images): its
+    # A full-rank Gaussian with a decaying spectrum (as molrg.estimate.gaussian_model of images): its
     # denoiser U diag(lam / (lam + sigma^2)) U^T loses rank as sigma grows - rank is lowest at the
     # largest sigma, so the validity check must refuse it (no interior minimum).
     from molrg.estimate import gaussian_model

@@ -110,7 +110,7 @@ def test_eq8_rejects_unpaired_sets():
 
 # ---------------------------------------------------------------------------------------------
 # the real-data rules end to end on the digits (tiny config): Table 1 reports the MoLRG's Eq. 8
-# distance next to the Gaussian's, and every other output of issue #4 is made
+# distance next to the Gaussian's, and every other output of the real-data rules is made
 # ---------------------------------------------------------------------------------------------
 
 REALDATA_TARGETS = [
@@ -163,7 +163,7 @@ def test_realdata_rules_on_digits(tiny_run):
     unet_N = gl[gl.model == "unet"].groupby("dataset").N.apply(list).to_dict()
     assert unet_N == {"digits": [32, 128], "digits_pca2": [32, 128]} and gl.gl.between(0, 1).all()
     assert (gl.descriptor == "classifier").all() and gl.copy_rate.between(0, 1).all() and (gl.nn_ratio >= 0).all()
-    # the empirical-optimal denoiser regenerates its training images: every sample a copy (issue #9)
+    # the empirical-optimal denoiser regenerates its training images: every sample a copy
     emp = gl[gl.model == "empirical_optimal"]
     assert emp.N.tolist() == [32, 32] and (emp.copy_rate >= 0.9).all() and (emp.nn_ratio < 0.1).all(), emp.T
     # the tiny config takes d_intr from the Jacobian rank of each set's largest-N GL U-Net where its minimum

@@ -1,4 +1,4 @@
-"""Rule editing (Section 4.2, Fig 5, spec §8; molrg.editing): for each of a seeded choice of training
+"""Rule editing (Section 4.2, Fig 5, spec §8; molrg.edit_experiment): for each of a seeded choice of training
 images, DDIM inversion to the edit time, the leading right singular vectors v_1..v_k of the Jacobian
 of the clean-image estimate there and `num_random` seeded uniform unit directions, edits
 x_t + lambda v at every strength (default: lambda = f ||x_t||, a fraction of the state's norm), DDIM
@@ -13,8 +13,8 @@ import torch
 
 from molrg.descriptors import load_classifier
 from molrg.edit_stats import edit_table, summarise
-from molrg.editing import (checkpoint_train_config, edit_experiment, edit_labels, figure_arrays, load_checkpoint_denoiser,
-                           load_edit_image, select_images)
+from molrg.edit_experiment import edit_experiment, edit_labels, figure_arrays, load_edit_image, select_images
+from molrg.editing import checkpoint_train_config, load_checkpoint_denoiser
 from molrg.jacobian import trained_sigma_range
 from molrg.provenance import save_table
 from molrg.runtime import select_device, set_threads, setup_logging
