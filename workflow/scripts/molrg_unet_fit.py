@@ -3,7 +3,7 @@ over all cells (scope 'all', the figure's dashed curve) and per d_intr. Only the
 are fitted (rows with model = empirical_optimal, the memorising baseline, are left out). The
 plateau is fitted, or fixed (config fit.plateau: a number, or 'eps' = 1 - eps_quantile of the GL
 table); N*/d_intr is where f reaches fit.fraction x plateau. Groups that cannot be fitted keep a
-row whose status says why."""
+row whose status says why (molrg.sigmoid.fit_groups)."""
 import pandas as pd
 
 from molrg.provenance import save_table
@@ -13,12 +13,11 @@ from molrg.sigmoid import fit_groups, resolve_plateau
 p = snakemake.params
 log = setup_logging(snakemake.log[0])
 df = pd.read_csv(snakemake.input.table)
-if "model" in df.columns:
-    df = df[df.model == "unet"]
+df = df[df.model == "unet"]
 fit = p.fit
 eps_q = None
 if fit.get("plateau", "fit") == "eps":
-    qs = df["eps_quantile"].unique() if "eps_quantile" in df.columns else []
+    qs = df["eps_quantile"].unique()
     if len(qs) != 1:
         raise ValueError(f"fit.plateau: eps needs one eps_quantile in {snakemake.input.table}, found {list(qs)}")
     eps_q = float(qs[0])
