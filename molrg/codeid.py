@@ -93,6 +93,10 @@ class CodeIdentity:
             todo.extend(self._module_imports(module))
         return sorted(seen)
 
+    def files(self, path) -> list[Path]:
+        """The source files of `closure(path)`, in its order."""
+        return [self._file(module) for module in self.closure(path)]
+
     def _own_name(self, path) -> str | None:
         try:
             return self._module_name(Path(path))

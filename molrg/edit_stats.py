@@ -53,8 +53,10 @@ def _changed(series: pd.Series) -> pd.Series:
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Per strength and kind: number of edits and images, the L2 change's median, 5 % and 95 %
-    quantiles and mean, the median strength fraction, and the label-change count, rate and its
-    Wilson 95 % interval (empty without a classifier)."""
+    quantiles and mean, the median strength fraction, the label-change count, rate and its
+    Wilson 95 % interval (empty without a classifier), and for the singular edits the number of
+    images whose median change exceeds the 95 % quantile of their random ones at that |strength|
+    (`image_exceedance`; the text 'not applicable' for the random edits, the reference)."""
     rows = []
     for (strength, kind), g in table.groupby(["strength", "kind"], sort=True):
         ch = _changed(g["changed"]) if "changed" in g else pd.Series(dtype=bool)
@@ -68,6 +70,8 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
             "l2_q95": float(np.quantile(l2, 0.95)), "l2_mean": float(l2.mean()),
             "label_changes": k, "n_labelled": n, "label_change_rate": k / n if n else float("nan"),
             "rate_ci_lo": lo, "rate_ci_hi": hi,
+            "images_exceeding_q95": (int(image_exceedance(table[table.strength.abs() == abs(strength)]).exceeds.sum())
+                                     if kind == SINGULAR else "not applicable"),
         })
     return pd.DataFrame(rows)
 
@@ -102,3 +106,37 @@ def label_change_test(table: pd.DataFrame) -> dict:
     return {"k_singular": k1, "n_singular": n1, "k_random": k2, "n_random": n2,
             "rate_singular": k1 / n1 if n1 else float("nan"), "rate_random": k2 / n2 if n2 else float("nan"),
             "ci_singular": wilson_ci(k1, n1), "ci_random": wilson_ci(k2, n2), "diff": diff, "se": se, "z": z}
+
+
+def edit_table(dataset: str, image_ids, result: dict, labels: dict | None = None,
+               classifier_accuracy: float = float("nan"), sigma_train=(float("nan"), float("nan")),
+               inside_train: bool | None = None) -> pd.DataFrame:
+    """The tidy table of molrg.edit_experiment.edit_experiment's `result`: one row per image, direction and
+    strength with the columns above and strength_units, edit_norm (the EDM-space length of the edit),
+    state_norm, rms, jacobian_gain, the classifier's labels (label_original, label_before, label_after:
+    `labels` of molrg.edit_experiment.edit_labels, empty without a classifier) and its accuracy, sigma_edit,
+    t_edit, the trained sigma range and whether the edit's sigma lies inside it, subspace_iters."""
+    rows = []
+    for b, image in enumerate(image_ids):
+        scale, norm = result["scales"][b], result["state_norm"][b]
+        before = None if labels is None else int(labels["before"][b])
+        for i, (name, kind) in enumerate(zip(result["names"], result["kinds"])):
+            for j, lam in enumerate(result["strengths"]):
+                after = None if labels is None else int(labels["after"][b, i, j])
+                rows.append({
+                    "dataset": dataset, "image": image, "direction": name, "kind": kind, "strength": float(lam),
+                    "strength_units": result["units"], "strength_fraction": float(lam) * scale / norm,
+                    "edit_norm": abs(float(lam)) * scale, "state_norm": norm,
+                    "l2_change": float(result["l2"][b, i, j]), "rms": float(result["rms"][b, i, j]),
+                    "jacobian_gain": result["gains"][b][i],
+                    "label_original": None if labels is None else int(labels["original"][b]),
+                    "label_before": before, "label_after": after,
+                    "changed": None if before is None else bool(after != before),
+                    "classifier_heldout_accuracy": classifier_accuracy, "sigma_edit": result["sigma_edit"],
+                    "t_edit": result["t_edit"], "sigma_train_lo": sigma_train[0], "sigma_train_hi": sigma_train[1],
+                    "edit_inside_train": inside_train, "subspace_iters": result["iters"][b],
+                })
+    table = pd.DataFrame(rows)
+    for col in ("label_original", "label_before", "label_after"):
+        table[col] = table[col].astype("Int64")
+    return table

@@ -160,6 +160,30 @@ def random_unit_directions(m: int, n: int, generator: torch.Generator, dtype=tor
 
 
 # --------------------------------------------------------------------------------------------
+# Directions of an edit and their gains
+# --------------------------------------------------------------------------------------------
+def jacobian_gains(denoiser: Denoiser, x: Tensor, sigma: float, directions: Tensor) -> Tensor:
+    """||J v|| of each row v of `directions` (m, n), J = dD(x; sigma)/dx at one point x of shape
+    (1, ...): one batched jvp."""
+    if not len(directions):
+        return directions[:, 0]
+    f = lambda v: denoiser(v.reshape(1, *x.shape[1:]), sigma).reshape(-1)  # noqa: E731
+    return torch.func.vmap(lambda r: torch.func.jvp(f, (x.reshape(-1),), (r,))[1].norm())(directions)
+
+
+def edit_directions(denoiser: Denoiser, x: Tensor, sigma: float, num_vectors: int, num_random: int,
+                    power_iters: int, tol: float, seeds: tuple[int, int]) -> tuple[Tensor, list, int]:
+    """The directions of one state x (1, ...): the leading right singular vectors v_1..v_k of the
+    Jacobian (subspace iteration, seeded by seeds[0]), then `num_random` uniform unit directions
+    (seeds[1]). Returns them (k + num_random, n), their gains ||J v|| (the singular values for the
+    v_i) and the subspace iterations used."""
+    V, S, used = leading_singular_vectors(denoiser, x, sigma, num_vectors, power_iters, tol,
+                                          torch.Generator().manual_seed(seeds[0]))
+    R = random_unit_directions(num_random, x.numel(), torch.Generator().manual_seed(seeds[1])).to(x)
+    return torch.cat([V, R]), S.tolist() + jacobian_gains(denoiser, x, sigma, R).tolist(), used
+
+
+# --------------------------------------------------------------------------------------------
 # Edits
 # --------------------------------------------------------------------------------------------
 EDIT_UNITS = ("norm_fraction", "vp", "edm")

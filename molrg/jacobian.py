@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from molrg.progress import progress
+from molrg.runtime import derive_seed
 from molrg.sampler import heun_sample
 
 Tensor = torch.Tensor
@@ -398,6 +399,62 @@ def table2_row(dataset: str, n: int, steps, sigmas, ranks, fixed_sigma: float, t
         if not np.isfinite(float(row[key])):
             row[key] = "not computed"
     return row
+
+
+def rank_records(dataset: str, noise: int, z, closed_form_models=()) -> list[dict]:
+    """The tidy rows of one Jacobian rank file (rule jacobian_rank): z maps n, noise_seed, steps, sigma,
+    rank (the U-Net's) and rank_<model> of each closed-form model to arrays; one row per model
+    (unet first, then `closed_form_models` in order) and step, with rank_ratio = rank / n."""
+    missing = [m for m in closed_form_models if f"rank_{m}" not in z]
+    if missing:
+        raise ValueError(f"the ranks of {dataset} noise {noise} have no ranks of {missing} "
+                         "(jacobian.closed_form_models): rerun rule jacobian_rank")
+    n = int(z["n"])
+    models = {"unet": z["rank"], **{m: z[f"rank_{m}"] for m in closed_form_models}}
+    return [{"dataset": dataset, "model": model, "noise": int(noise), "noise_seed": int(z["noise_seed"]),
+             "step": int(step), "sigma": float(sigma), "rank": int(rank), "n": n, "rank_ratio": int(rank) / n}
+            for model, ranks in models.items() for step, sigma, rank in zip(z["steps"], z["sigma"], ranks)]
+
+
+def rank_table(records: list[dict], closed_form_models=()) -> "pd.DataFrame":
+    """`rank_records` of every file as one table, sorted by dataset, model (unet, then the closed-form
+    models in order), noise and step."""
+    import pandas as pd
+
+    order = {m: i for i, m in enumerate(["unet", *closed_form_models])}
+    ranks = pd.DataFrame(records)
+    return (ranks.assign(_m=ranks.model.map(order)).sort_values(["dataset", "_m", "noise", "step"], kind="stable")
+            .drop(columns="_m").reset_index(drop=True))
+
+
+def table2(ranks, datasets, fixed_sigma: float, train_configs: dict, train_sigma_mass: float, seed: int,
+           closed_form_models=()) -> "pd.DataFrame":
+    """Table 2: one `table2_row` per dataset (in the order of `datasets`) from the U-Net rows of the
+    rank table, with the closed-form models at the same states: their mean rank at the row's two
+    steps (`<model>_rank_at_min`, `<model>_rank_at_fixed`) and their own curve's minimum and shape
+    by the same test (`<model>_sigma_min`, `<model>_u_shaped`). train_configs: {dataset: the U-Net's
+    train_config}; the bootstrap seeds derive from `seed`, the dataset and the model."""
+    import pandas as pd
+
+    rows = []
+    for dataset in datasets:
+        df = ranks[(ranks.dataset == dataset) & (ranks.model == "unet")]
+        wide = df.pivot(index="noise", columns="step", values="rank")
+        sig = df.groupby("step").sigma.first().loc[wide.columns]
+        row = table2_row(dataset, int(df.n.iloc[0]), wide.columns.to_numpy(), sig.to_numpy(), wide.to_numpy(),
+                         fixed_sigma, train_configs[dataset], train_sigma_mass,
+                         seed=derive_seed(seed, "jacobian_u_boot", dataset))
+        for m in closed_form_models:
+            cfw = ranks[(ranks.dataset == dataset) & (ranks.model == m)].pivot(index="noise", columns="step",
+                                                                                 values="rank")
+            cf = cfw.mean(axis=0)
+            row[f"{m}_rank_at_min"] = float(cf.loc[row["step_min"]])
+            row[f"{m}_rank_at_fixed"] = float(cf.loc[row["step_fixed"]])
+            u = u_shape_test(sig.loc[cfw.columns].to_numpy(), cfw.to_numpy(),
+                             seed=derive_seed(seed, "jacobian_u_boot", dataset, m))
+            row[f"{m}_sigma_min"], row[f"{m}_u_shaped"] = u["sigma_min"], u["u_shaped"]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,12 +5,15 @@
 over M pairs generated from the same initial noise, flattened images in model space [-1, 1]. Which
 norm the paper's Table 1 uses is UNCONFIRMED (spec §5.3). The spec's reading is the plain l2 norm
 (`eq8_l2`), but the paper's magnitudes exceed the plain l2 distance of two unrelated real images
-even at 32x32x3, and the squared l2 norm fits them (issue #9, point 4); Table 1 reports both
+even at 32x32x3, and the squared l2 norm fits them; Table 1 reports both
 (`eq8_l2`, `eq8_l2sq`), each with the standard error of its mean over the pairs.
 
 Class agreement: the fraction of pairs whose two samples the dataset's classifier puts in the same
 class; Eq. 8 is dominated by the pairs that disagree, so Table 1 also reports Eq. 8 restricted to
 the agreeing pairs.
+
+Table 1 itself (`table1_dataset`, `convergence_row`, `table1_markdown`): its rows per dataset and
+model, the reference U-Nets' convergence and the checkpoint-stability check, and their Markdown.
 """
 from __future__ import annotations
 
@@ -132,3 +135,108 @@ def checkpoint_stability(gaps: dict, steps: dict, final: str, z: float = STABILI
                          "dgap": dmean, "dgap_se": dse, "z": float(z), "gap_stable": gap_stable,
                          "ordering_stable": bool(ordering_stable), "n_pairs": int(len(g))})
     return rows
+
+
+# --- Table 1 ----------------------------------------------------------------------------------------
+# Eq. 8 on images as they would be saved (samples clipped to the data range [-1, 1]); whether the paper
+# clipped is UNCONFIRMED, so the plain-l2 distance of the raw samples is reported too.
+TABLE1_MODELS = ("gaussian", "molrg")
+CONVERGENCE_NOTE = ("reference U-Net convergence (molrg.convergence): value = relative improvement of the best "
+                    "held-out loss over the last window; converged = value < threshold")
+STABILITY_NOTE = ("Gaussian - MoLRG gap against the U-Net's samples at each kept checkpoint (unet = final model, "
+                  "unet_backC = the C-th kept EMA checkpoint before it), same shared noises: gap = mean over pairs "
+                  "of dist(Gaussian, U-Net) - dist(MoLRG, U-Net) (l2, l2sq) or of 1[MoLRG same class] - "
+                  "1[Gaussian same class] (class_agreement), positive = MoLRG closer; dgap = gap - gap of the final "
+                  "model, dgap_se its paired standard error; gap_stable = |dgap| <= z dgap_se; ordering_stable = no "
+                  "checkpoint's gap significantly (z SE) of the opposite sign to another's "
+                  "(molrg.metrics.checkpoint_stability)")
+
+
+def table1_note(num_steps: int) -> str:
+    """What Table 1's columns mean (the CSV's provenance note and the Markdown's caption)."""
+    return (f"Eq. 8 over M pairs from the same initial noise (flattened images in [-1, 1], samples clipped), "
+            f"EDM Heun {num_steps} steps: eq8_l2 = mean ||x_UNet - x_model||_2 (the spec's plain-l2 "
+            f"reading), eq8_l2sq = mean ||x_UNet - x_model||_2^2 (squared l2, whose magnitudes fit the paper's); "
+            f"_se = standard error over the pairs. class_agreement = fraction of pairs the dataset's classifier "
+            f"puts in one class; *_agree = Eq. 8 over the agreeing pairs only. Pixel space: no descriptor.")
+
+
+def table1_dataset(dataset: str, load, predict, molrg_kd: tuple[int, int], classifier_metrics: dict,
+                   checkpoints: dict) -> tuple[list[dict], list[dict]]:
+    """Table 1's rows of one dataset and its checkpoint-stability rows.
+
+    load(name) -> samples (M, C, H, W) of 'unet' (the final U-Net), 'gaussian', 'molrg' and of every
+    earlier U-Net checkpoint of `checkpoints` ({name: training step}, with 'unet'), all from the same
+    M initial noises; predict(x) -> the dataset classifier's labels of images in [-1, 1]; molrg_kd:
+    the MoLRG's (K, d) (the Gaussian is the K = 1, d = n MoLRG); classifier_metrics: the classifier's
+    held-out accuracy and targets. Rows per model: Eq. 8 (eq8_summary of the clipped samples, the plain-l2
+    mean of the raw ones, eq8_both in both units), class agreement and Eq. 8 over the agreeing pairs
+    (`_agree`); stability rows: `checkpoint_stability` of the Gaussian - MoLRG gaps at each
+    checkpoint against 'unet', each with `dataset` first."""
+    unet = load("unet")
+    unet_c = np.clip(unet, -1, 1)
+    y_unet = predict(unet_c)
+    n = int(np.prod(unet.shape[1:]))
+    rows, xs, ys = [], {}, {}
+    for model in TABLE1_MODELS:
+        other = load(model)
+        xs[model] = np.clip(other, -1, 1)
+        ys[model] = predict(xs[model])
+        agree = agreement_mask(y_unet, ys[model])
+        K, d = (1, n) if model == "gaussian" else molrg_kd
+        agreeing = {f"{k}_agree": v for k, v in eq8_both(unet_c, xs[model], mask=agree).items()}
+        rows.append({"dataset": dataset, "model": model, **eq8_summary(unet_c, xs[model]),
+                     "eq8_mean_unclipped": eq8_summary(unet, other)["eq8_mean"], **eq8_both(unet_c, xs[model]),
+                     "class_agreement": class_agreement(y_unet, ys[model]), **agreeing,
+                     "classifier_heldout_accuracy": classifier_metrics.get("heldout_accuracy"),
+                     "classifier_targets": classifier_metrics.get("targets"),
+                     "K": K, "d": d, "n": n, "resolution": int(unet.shape[-1]), "channels": int(unet.shape[1]),
+                     "descriptor": "none (pixel space)"})
+    gaps = {}
+    for ck in checkpoints:
+        u, yu = (unet_c, y_unet) if ck == "unet" else (np.clip(load(ck), -1, 1), None)
+        yu = predict(u) if yu is None else yu
+        gaps[ck] = pair_gaps(u, xs["gaussian"], xs["molrg"], yu, ys["gaussian"], ys["molrg"])
+    stability = [{"dataset": dataset, **r} for r in checkpoint_stability(gaps, checkpoints, "unet")]
+    return rows, stability
+
+
+def convergence_row(dataset: str, c: dict) -> dict:
+    """The reference U-Net's convergence record (molrg.convergence's JSON) as a table row."""
+    return {"dataset": dataset, "criterion": c["criterion"], "value": np.nan if c["value"] is None else c["value"],
+            "threshold": c["threshold"], "converged": bool(c["converged"]), "steps": int(c["steps"]),
+            "max_iterations": int(c["max_iterations"]), "stopped_early": bool(c["stopped_early"]),
+            "final_heldout_loss": c["final_heldout_loss"], "evaluations": len(c["history"]["steps"])}
+
+
+def _fmt(v, digits=2) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def table1_markdown(table1, convergence, stability, note: str) -> str:
+    """Table 1 as Markdown: the caption `note`, one line per dataset and model (Eq. 8 in both units
+    with standard errors, class agreement, Eq. 8 over the agreeing pairs, the unclipped l2), the
+    classifiers' accuracy, the reference U-Nets' convergence and the checkpoint-stability table."""
+    f = _fmt
+    lines = ["Table 1. " + note, "",
+             "| dataset | model (K, d) | M | Eq. 8, l2 | Eq. 8, squared l2 | class agreement "
+             "| l2, agreeing pairs | squared l2, agreeing pairs | l2 unclipped |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in table1.itertuples():
+        lines.append(f"| {r.dataset} | {r.model} ({r.K}, {r.d}) | {r.n_pairs} | {f(r.eq8_l2)} ± {f(r.eq8_l2_se)} "
+                     f"| {f(r.eq8_l2sq)} ± {f(r.eq8_l2sq_se)} | {f(r.class_agreement, 3)} ({r.n_pairs_agree} pairs) "
+                     f"| {f(r.eq8_l2_agree)} ± {f(r.eq8_l2_se_agree)} "
+                     f"| {f(r.eq8_l2sq_agree)} ± {f(r.eq8_l2sq_se_agree)} | {f(r.eq8_mean_unclipped)} |")
+    accuracy = ", ".join(f"{r.dataset} {f(r.classifier_heldout_accuracy, 3)}"
+                         for r in table1[table1.model == "molrg"].itertuples())
+    converged = "; ".join(f"{r.dataset}: {'converged' if r.converged else 'NOT converged'} after {r.steps} steps "
+                          f"(improvement {f(r.value, 4)} vs threshold {r.threshold})" for r in convergence.itertuples())
+    lines += ["", "± = standard error of the mean over the pairs. Classifier held-out accuracy: " + accuracy,
+              "", "Reference U-Nets (reference_unet_convergence.csv): " + converged]
+    lines += ["", f"Checkpoint stability (table1_checkpoint_stability.csv; gap = Gaussian - MoLRG, change against the "
+              f"final model, paired SE; stable = |change| <= {STABILITY_Z:g} SE and no significant sign reversal):",
+              "", "| dataset | checkpoint (step) | unit | gap | change vs final | stable |", "|---|---|---|---|---|---|"]
+    for r in stability.itertuples():
+        lines.append(f"| {r.dataset} | {r.checkpoint} ({r.step}) | {r.unit} | {f(r.gap, 3)} ± {f(r.gap_se, 3)} "
+                     f"| {f(r.dgap, 3)} ± {f(r.dgap_se, 3)} | {'yes' if r.gap_stable and r.ordering_stable else 'NO'} |")
+    return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """Sigmoid fit of the GL score (Eq. 47, spec §6.5) and the solved sample-complexity constant (Eq. 20).
 
 The form is UNCONFIRMED in the paper text; we use the spec's recommended logistic in log2 x, with a
-plateau p (issue #9 point 8):
+plateau p:
 
     f(x) = p / (1 + exp(-a (log2 x - b))),   a > 0,  0 < p <= 1,
 
@@ -17,9 +17,9 @@ lies inside the data's x range (`x_star_inside`); an x* outside it is an extrapo
 never silently used. With x = N / d_intr, x* is the constant c of Eq. 20; the same fit with x = N
 shows how much worse N alone explains GL.
 
-Cost is bounded whatever the data (issue #10 item 1). The old code refitted 1000 bootstrap
-resamples one by one with curve_fit(maxfev=20000); flat or saturated resamples sent those fits to
-their bounds and one fit job took ~12 CPU-minutes. Now:
+Cost is bounded whatever the data. Refitting 1000 bootstrap resamples one by one with
+curve_fit(maxfev=20000) sends the fits of flat or saturated resamples to their bounds and costs
+~12 CPU-minutes per fit job. Instead:
   * the bootstrap resamples are cell weights (multiplicities), and all replicates are refitted at
     once by a vectorised, bounded Levenberg-Marquardt in numpy (`_lm_batch`): a fixed maximum of
     `max_iter` iterations, each a handful of (B, n, k) array operations and B k x k solves
@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import least_squares
 
 from .progress import progress
@@ -355,3 +356,24 @@ def fit_report(x, y, x_name: str, threshold: float = 0.95, n_boot: int = 1000, c
             "n_boot_failed": int(n_failed),
             "boot_degenerate": ";".join(f"{k}={v}" for k, v in sorted(boot["degenerate"].items())),
             "status": status}
+
+
+def fit_groups(df: pd.DataFrame, xs, y: str, by: str, label=str, **fit) -> pd.DataFrame:
+    """The fit table of a GL table: `fit_report` of column `y` against each column of `xs`, over all
+    rows (scope 'all') and per value of column `by` (scope `label(value)`, values sorted).
+
+    `fit` goes to fit_report (threshold, n_boot, ci, seed, plateau, fraction, max_iter). A group that
+    cannot be fitted keeps a row whose `status` says why: 'skipped: fewer than 2 distinct x', or
+    'failed: <the error>'. Columns: scope, x_variable, then fit_report's."""
+    rows = []
+    for scope, g in [("all", df)] + [(label(k), g) for k, g in df.groupby(by, sort=True)]:
+        for x in xs:
+            base = {"scope": scope, "x_variable": x}
+            if g[x].nunique() < 2:
+                rows.append({**base, "status": "skipped: fewer than 2 distinct x"})
+                continue
+            try:
+                rows.append({**base, **fit_report(g[x].to_numpy(), g[y].to_numpy(), x, **fit)})
+            except (RuntimeError, ValueError) as e:  # too few or degenerate points
+                rows.append({**base, "status": f"failed: {e}"})
+    return pd.DataFrame(rows)

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from molrg.codeid import CodeIdentity
 from workflow_info import ROOT, workflow_rules
 
 ENVS = ["data", "train", "analysis", "plots"]
 PAPER = ROOT / "presets" / "paper.yaml"
+CORE = CodeIdentity(ROOT / "molrg")
 
 # import name -> PyPI distribution (as pinned in requirements.txt). An import missing here fails
 # test_every_import_is_pinned: add it here and to requirements.txt.
@@ -90,53 +92,27 @@ def env_pins(name: str) -> dict:
 
 # --- imports --------------------------------------------------------------------------------
 
-def _imports(path: Path) -> tuple[set, set]:
-    """(third-party top-level names, molrg module files) imported anywhere in `path`."""
-    third, local = set(), set()
-    molrg_dir = ROOT / "molrg"
+def third_party_imports(path: Path) -> set:
+    """Top-level names of the modules that `path` imports anywhere, other than the standard library
+    and molrg."""
+    names = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import inside molrg
-                base = node.module.split(".")[0] if node.module else None
-                targets = [base] if base else [a.name for a in node.names]
-                local |= {molrg_dir / f"{t}.py" for t in targets if (molrg_dir / f"{t}.py").exists()}
-                continue
-            names = [node.module]
-            if node.module == "molrg":  # from molrg import mixture, runtime
-                local |= {molrg_dir / f"{a.name}.py" for a in node.names if (molrg_dir / f"{a.name}.py").exists()}
-        else:
-            continue
-        for name in names:
-            top = name.split(".")[0]
-            if top == "molrg":
-                parts = name.split(".")
-                if len(parts) > 1 and (molrg_dir / f"{parts[1]}.py").exists():
-                    local.add(molrg_dir / f"{parts[1]}.py")
-            elif top not in sys.stdlib_module_names and top != "__future__":
-                third.add(top)
-    if (molrg_dir / "__init__.py").exists() and local:
-        local.add(molrg_dir / "__init__.py")
-    return third, local
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:  # relative imports stay inside molrg
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("__future__", "molrg")}
 
 
 def import_closure(script: Path) -> set:
-    """Third-party top-level modules that running `script` imports, through molrg modules too."""
-    seen, todo, third = set(), [script], set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        t, local = _imports(path)
-        third |= t
-        todo.extend(local - seen)
-    return third
+    """Third-party top-level modules that running `script` imports, through molrg modules too (the
+    molrg modules it runs: molrg.codeid's import graph, subpackages included)."""
+    files = [script] + CORE.files(script)
+    return set().union(*(third_party_imports(f) for f in files))
 
 
 def code_files() -> list[Path]:
-    return sorted((ROOT / "molrg").glob("*.py")) + sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+    return sorted((ROOT / "molrg").rglob("*.py")) + sorted((ROOT / "workflow" / "scripts").glob("*.py"))
 
 
 def packages_for(modules: set) -> set:
@@ -194,7 +170,7 @@ def test_torch_builds():
 def test_every_import_is_pinned():
     req = requirements()
     for path in code_files():
-        for module in sorted(_imports(path)[0] - HOST_PROVIDED):
+        for module in sorted(third_party_imports(path) - HOST_PROVIDED):
             assert module in IMPORT_TO_PACKAGE, (
                 f"{path.relative_to(ROOT)} imports '{module}': add it to IMPORT_TO_PACKAGE in "
                 "tests/test_envs.py, pin it in requirements.txt and in the envs that need it"
@@ -203,11 +179,15 @@ def test_every_import_is_pinned():
 
 
 def test_import_scan_sees_through_molrg(tmp_path):
-    # the scanner itself: a script importing molrg.mixture needs torch through it
+    # the scanner itself: a script importing molrg.mixture needs torch through it, one importing a
+    # module of a molrg subpackage needs what that module imports
     script = tmp_path / "s.py"
     script.write_text("import json\nfrom molrg.mixture import MoLRG\nif False:\n    import pandas as pd\n")
     assert {"torch", "pandas"} <= import_closure(script)
     assert "json" not in import_closure(script)
+    plot = tmp_path / "p.py"
+    plot.write_text("from molrg.plots.gl import gl_figure\n")
+    assert {"matplotlib", "seaborn", "scipy"} <= import_closure(plot)
 
 
 def test_each_rule_env_covers_its_script(paper_rules):

@@ -15,8 +15,11 @@ from molrg.jacobian import (
     nearest_step,
     numerical_rank,
     rank_along_trajectory,
+    rank_records,
     rank_rule_calibration,
+    rank_table,
     singular_values,
+    table2,
     table2_row,
     train_sigma_quantile,
     trained_sigma_range,
@@ -190,7 +193,7 @@ def test_closed_form_molrg_jacobian_rank_is_d_at_small_sigma_and_Kd_when_mixed()
 
 
 def test_fixed_table2_step_on_the_edm_grid():
-    s = edm_sigma_steps(18)[:-1]  # molrg.sampler's grid (issue #3) without the final 0
+    s = edm_sigma_steps(18)[:-1]  # molrg.sampler's grid without the final 0
     assert float(s[3]) == pytest.approx(28.37, abs=0.01)  # spec §7
     assert nearest_step(s.tolist(), 28.4) == 3
     # a coarser grid (80, 24.4, 5.84, ...): the nearest sigma in log scale is 24.4, step 1
@@ -309,6 +312,31 @@ def test_table2_row_valid_means_u_shape_and_the_training_range_is_a_caveat():
     assert not flat["valid"] and "no significant rise" in flat["reason"] and np.isfinite(flat["d_intr_min"])
 
 
+def test_rank_table_and_table2_from_rank_files():
+    # one file per noise: a U-shaped U-Net curve (minimum at sigma ~ 1) and a flat closed-form Gaussian at 7
+    sig = edm_sigma_steps(18)[:-1].numpy()
+    steps = np.arange(len(sig))
+    u = 10 + 10 * np.minimum(1, np.abs(np.log(sig)) / 3)
+    noisy = np.round(_noisy(u, noises=6))
+    records = []
+    for noise in (1, 0, 2, 3, 4, 5):  # any file order
+        z = {"n": 64, "noise_seed": 100 + noise, "steps": steps, "sigma": sig, "rank": noisy[noise],
+             "rank_gaussian": np.full(len(sig), 7)}
+        records += rank_records("x", noise, z, ["gaussian"])
+    with pytest.raises(ValueError, match="no ranks of \\['molrg'\\]"):
+        rank_records("x", 0, z, ["gaussian", "molrg"])
+    ranks = rank_table(records, ["gaussian"])
+    assert len(ranks) == 2 * 6 * len(sig) and list(ranks.model.unique()) == ["unet", "gaussian"]
+    first = ranks.iloc[: len(sig)]
+    assert (first.noise == 0).all() and list(first.step) == list(steps) and first.rank_ratio.iloc[0] == noisy[0, 0] / 64
+    edm = {"precond": "edm", "P_mean": -1.2, "P_std": 1.2}
+    t2 = table2(ranks, ["x"], 1.0, {"x": edm}, 0.95, seed=0, closed_form_models=["gaussian"])
+    row = t2.iloc[0]
+    assert row.dataset == "x" and row.n == 64 and row.sigma_min == pytest.approx(1.088, abs=1e-3)
+    assert row.gaussian_rank_at_min == 7.0 and row.gaussian_rank_at_fixed == 7.0 and not row.gaussian_u_shaped
+    assert row.d_intr_min == pytest.approx(noisy[:, row.step_min].mean())
+
+
 def test_mean_band_covers_the_mean_and_energy_fraction():
     R = _noisy(np.linspace(1, 10, 6), noises=20)
     lo, hi = mean_band(R, n_boot=500)
@@ -339,7 +367,7 @@ def test_rank_rule_calibration_on_the_closed_form_molrg_reads_the_truth():
 
 
 def test_closed_form_gaussian_of_real_like_data_has_no_U_shape_and_fails_the_check():
-    # A full-rank Gaussian with a decaying spectrum (as issue #4's `gaussian_model` of images): its
+    # A full-rank Gaussian with a decaying spectrum (as molrg.estimate.gaussian_model of images): its
     # denoiser U diag(lam / (lam + sigma^2)) U^T loses rank as sigma grows - rank is lowest at the
     # largest sigma, so the validity check must refuse it (no interior minimum).
     from molrg.estimate import gaussian_model

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from molrg.metrics import (agreement_mask, class_agreement, eq8_both, eq8_distance, eq8_summary,
-                           pair_distances)
+from molrg.metrics import (agreement_mask, class_agreement, convergence_row, eq8_both, eq8_distance, eq8_summary,
+                           pair_distances, table1_dataset, table1_markdown, table1_note)
 
 
 def test_eq8_is_zero_for_identical_sets():
@@ -109,7 +110,7 @@ def test_eq8_rejects_unpaired_sets():
 
 # ---------------------------------------------------------------------------------------------
 # the real-data rules end to end on the digits (tiny config): Table 1 reports the MoLRG's Eq. 8
-# distance next to the Gaussian's, and every other output of issue #4 is made
+# distance next to the Gaussian's, and every other output of the real-data rules is made
 # ---------------------------------------------------------------------------------------------
 
 REALDATA_TARGETS = [
@@ -162,7 +163,7 @@ def test_realdata_rules_on_digits(tiny_run):
     unet_N = gl[gl.model == "unet"].groupby("dataset").N.apply(list).to_dict()
     assert unet_N == {"digits": [32, 128], "digits_pca2": [32, 128]} and gl.gl.between(0, 1).all()
     assert (gl.descriptor == "classifier").all() and gl.copy_rate.between(0, 1).all() and (gl.nn_ratio >= 0).all()
-    # the empirical-optimal denoiser regenerates its training images: every sample a copy (issue #9)
+    # the empirical-optimal denoiser regenerates its training images: every sample a copy
     emp = gl[gl.model == "empirical_optimal"]
     assert emp.N.tolist() == [32, 32] and (emp.copy_rate >= 0.9).all() and (emp.nn_ratio < 0.1).all(), emp.T
     # the tiny config takes d_intr from the Jacobian rank of each set's largest-N GL U-Net where its minimum
@@ -226,3 +227,55 @@ def test_checkpoint_stability_paired_change():
     assert rows[1]["dgap_se"] == 0 and not rows[1]["gap_stable"]
     with pytest.raises(ValueError, match="final"):
         checkpoint_stability(same, {"unet": 1, "unet_back1": 1}, "missing")
+
+
+def _table1_samples():
+    """4 pairs of 1x2x2 images: U-Net 0; Gaussian 3 (clipped to 1: l2 2, squared 4; raw l2 6); MoLRG 0.5
+    (l2 1); an earlier U-Net checkpoint at 0.5, where the l2 gap stays 1 (2 - 1, then 1 - 0) and the
+    squared-l2 gap falls from 3 (4 - 1) to 1 (1 - 0)."""
+    base = np.zeros((4, 1, 2, 2))
+    return {"unet": base, "gaussian": base + 3.0, "molrg": base + 0.5, "unet_back1": base + 0.5}
+
+
+def _predict(x):
+    return (x.reshape(len(x), -1)[:, 0] > 0.75).astype(int)  # 0 for the U-Net and the MoLRG, 1 for the Gaussian
+
+
+def test_table1_rows_on_known_samples():
+    s = _table1_samples()
+    rows, stab = table1_dataset("ds", s.__getitem__, _predict, (2, 1), {"heldout_accuracy": 0.9, "targets": "c"},
+                                {"unet": 10, "unet_back1": 5})
+    g, m = rows
+    assert (g["model"], g["K"], g["d"], g["n"], g["resolution"], g["channels"]) == ("gaussian", 1, 4, 4, 2, 1)
+    assert (m["model"], m["K"], m["d"]) == ("molrg", 2, 1)
+    assert g["eq8_l2"] == 2.0 and g["eq8_l2sq"] == 4.0 and g["eq8_mean_unclipped"] == 6.0 and g["eq8_l2_se"] == 0.0
+    assert m["eq8_l2"] == 1.0 and m["eq8_l2sq"] == 1.0 and m["eq8_mean_unclipped"] == 1.0
+    assert g["class_agreement"] == 0.0 and g["n_pairs_agree"] == 0 and np.isnan(g["eq8_l2_agree"])
+    assert m["class_agreement"] == 1.0 and m["n_pairs_agree"] == 4 and m["eq8_l2_agree"] == 1.0
+    assert g["classifier_heldout_accuracy"] == 0.9 and g["descriptor"] == "none (pixel space)"
+    by = {(r["checkpoint"], r["unit"]): r for r in stab}
+    assert {r["dataset"] for r in stab} == {"ds"} and by[("unet_back1", "l2")]["step"] == 5
+    assert by[("unet", "l2")]["gap"] == 1.0 and by[("unet_back1", "l2")]["gap"] == 1.0
+    assert by[("unet", "class_agreement")]["gap"] == 1.0 and by[("unet_back1", "class_agreement")]["gap"] == 1.0
+    assert by[("unet", "l2sq")]["gap"] == 3.0 and by[("unet_back1", "l2sq")]["dgap"] == -2.0
+    # identical pairs: zero standard error, so any change is significant and no change is stable
+    assert by[("unet_back1", "l2")]["gap_stable"] and not by[("unet_back1", "l2sq")]["gap_stable"]
+    assert all(r["ordering_stable"] for r in stab)
+
+
+def test_table1_markdown_lines():
+    s = _table1_samples()
+    rows, stab = table1_dataset("ds", s.__getitem__, _predict, (2, 1), {"heldout_accuracy": 0.9}, {"unet": 10})
+    conv = pd.DataFrame([convergence_row("ds", {
+        "criterion": "plateau", "value": None, "threshold": 0.01, "converged": False, "steps": 100,
+        "max_iterations": 100, "stopped_early": False, "final_heldout_loss": 0.2, "history": {"steps": [50, 100]}})])
+    assert conv.evaluations[0] == 2 and np.isnan(conv.value[0])
+    md = table1_markdown(pd.DataFrame(rows), conv, pd.DataFrame(stab), "NOTE").splitlines()
+    assert md[0] == "Table 1. NOTE"
+    assert "| ds | gaussian (1, 4) | 4 | 2.00 ± 0.00 | 4.00 ± 0.00 | 0.000 (0 pairs) | n/a ± n/a | n/a ± n/a | 6.00 |" in md
+    assert "| ds | molrg (2, 1) | 4 | 1.00 ± 0.00 | 1.00 ± 0.00 | 1.000 (4 pairs) | 1.00 ± 0.00 | 1.00 ± 0.00 | 1.00 |" in md
+    assert "± = standard error of the mean over the pairs. Classifier held-out accuracy: ds 0.900" in md
+    assert ("Reference U-Nets (reference_unet_convergence.csv): ds: NOT converged after 100 steps "
+            "(improvement n/a vs threshold 0.01)") in md
+    assert "| ds | unet (10) | l2 | 1.000 ± 0.000 | 0.000 ± 0.000 | yes |" in md
+    assert table1_note(18).startswith("Eq. 8 over M pairs") and "Heun 18 steps" in table1_note(18)

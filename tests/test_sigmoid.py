@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from molrg.sigmoid import bootstrap_x_at, fit_report, fit_sigmoid, logistic_log2, x_at
+from molrg.sigmoid import bootstrap_x_at, fit_groups, fit_report, fit_sigmoid, logistic_log2, x_at
 
 A, B = 1.6, 3.2  # true slope (per octave) and log2 midpoint
 
@@ -166,3 +167,24 @@ def test_no_nan_for_constant_data_or_no_bootstrap():
     assert r["ci_low_censored"] and r["ci_high_censored"] and r["n_boot_ok"] == 0
     r = fit_report(x, np.ones(4), "x", n_boot=20, plateau=0.95, fraction=0.95)
     assert r["r2"] == 0.0 and all(np.isfinite(v) for v in r.values() if isinstance(v, float))
+
+
+def test_fit_groups_recovers_each_groups_midpoint():
+    # two groups on exact sigmoids with midpoints 2^2 and 2^5; a third with one x (skipped) and a
+    # fourth with x <= 0 (fit_report raises: a 'failed' row)
+    x = 2.0 ** np.arange(0, 9, 0.5)
+    parts = [pd.DataFrame({"g": g, "x": x, "gl": logistic_log2(x, 1.5, b)}) for g, b in ((1, 2.0), (2, 5.0))]
+    parts += [pd.DataFrame({"g": 3, "x": [4.0] * 3, "gl": [0.1, 0.2, 0.3]}),
+              pd.DataFrame({"g": 4, "x": [-1.0, 2.0, 3.0], "gl": [0.1, 0.2, 0.3]})]
+    df = pd.concat(parts, ignore_index=True)
+    fits = fit_groups(df, ["x"], "gl", "g", label=lambda k: f"g={k}", n_boot=0, plateau=1.0, fraction=0.5)
+    assert list(fits.scope) == ["all", "g=1", "g=2", "g=3", "g=4"]
+    assert list(fits.columns[:2]) == ["scope", "x_variable"] and set(fits.x_variable) == {"x"}
+    by = fits.set_index("scope")
+    for scope, b in (("g=1", 2.0), ("g=2", 5.0)):
+        assert by.loc[scope, "status"] == "ok"
+        assert by.loc[scope, "x_star"] == pytest.approx(2**b, rel=1e-4)  # f = 0.5 at the midpoint
+        assert by.loc[scope, "n_cells"] == len(x)
+    assert by.loc["g=3", "status"] == "skipped: fewer than 2 distinct x"
+    assert by.loc["g=4", "status"].startswith("failed: ")
+    assert by.loc["all", "status"].startswith("failed: ")  # x <= 0 in the pooled rows too

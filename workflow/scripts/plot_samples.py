@@ -1,83 +1,25 @@
-"""Fig 1 (rule plot_fig1): for each dataset, rows U-Net / single Gaussian / per-class MoLRG, one
-column per shared initial noise (spec §5.2, §10). Reads the sample files and Table 1 (each model row
-is labelled with its class agreement with the U-Net over all M pairs, and its squared-l2 Eq. 8) and
-the checkpoint-stability table (each dataset's title gives the Gaussian - MoLRG gaps at the U-Net's
-kept checkpoints and whether they are stable, molrg.metrics.checkpoint_stability); appearance from the
-`plot` section."""
-import matplotlib
+"""Fig 1 (rule plot_fig1; molrg.plots.samples.fig1): for each dataset, rows U-Net / single Gaussian /
+per-class MoLRG, one column per shared initial noise, labelled from Table 1 and the checkpoint-stability
+table; appearance from the `plot` section."""
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from molrg.metrics import STABILITY_Z  # noqa: E402
-from molrg.provenance import save_figure  # noqa: E402
-from molrg.runtime import setup_logging  # noqa: E402
+from molrg.plots.samples import ROWS, fig1
+from molrg.provenance import save_figure
+from molrg.runtime import setup_logging
 
 p = snakemake.params  # noqa: F821
 log = setup_logging(snakemake.log[0], "plot")  # noqa: F821
-style = p.style
-sns.set_theme(context=style["context"], style="white", font_scale=style["font_scale"])
-ROWS = (("unet", "U-Net"), ("gaussian", "Gaussian"), ("molrg", "MoLRG"))
 
 
-def strip(x: np.ndarray, gap: int = 1) -> np.ndarray:
-    """Images (k, C, H, W) in [-1, 1] side by side, separated by white gaps: uint8 (H, k(W+gap)-gap, 3)."""
-    u = np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-    if u.shape[-1] == 1:
-        u = np.repeat(u, 3, axis=-1)
-    k, H, W, _ = u.shape
-    out = np.full((H, k * (W + gap) - gap, 3), 255, np.uint8)
-    for i in range(k):
-        out[:, i * (W + gap) : i * (W + gap) + W] = u[i]
-    return out
+def first(path, k):
+    with np.load(path) as z:
+        return z["x"][:k]
 
 
-def stability_text(st: pd.DataFrame) -> str:
-    """One dataset's gaps per unit at its kept checkpoints (latest first) and whether they are stable."""
-    parts, steps = [], []
-    for unit, label in (("l2", "l2"), ("l2sq", "l2²"), ("class_agreement", "agree")):
-        u = st[st.unit == unit].sort_values("step", ascending=False)
-        if not len(u):
-            continue
-        steps = u.step.tolist()
-        ok = bool(u.gap_stable.all() and u.ordering_stable.all())
-        parts.append(f"{label} " + "/".join(f"{g:.2f}" for g in u.gap) + ("" if ok else " UNSTABLE"))
-    if not parts:
-        return "checkpoint stability: n/a"
-    return f"G−M gap at U-Net steps {'/'.join(str(int(s)) for s in steps)}: " + ", ".join(parts)
-
-
-k = p.fig_noises
-table1 = pd.read_csv(snakemake.input.table1).set_index(["dataset", "model"])  # noqa: F821
-stab = pd.read_csv(snakemake.input.stability)  # noqa: F821
-for col in ("gap_stable", "ordering_stable"):
-    stab[col] = stab[col].astype(str).str.lower().isin(["true", "1"])
-n_rows = 3 * len(p.datasets)
-fig, axes = plt.subplots(n_rows, 1, figsize=(0.55 * k + 1.6, 0.8 * n_rows + 0.6), squeeze=False)
-for d, name in enumerate(p.datasets):
-    for r, (model, label) in enumerate(ROWS):
-        with np.load(snakemake.input[f"{name}_{model}"]) as z:  # noqa: F821
-            x = z["x"][:k]
-        ax = axes[3 * d + r, 0]
-        ax.imshow(strip(x), interpolation="nearest")
-        ax.set_xticks([]), ax.set_yticks([])
-        for side in ax.spines.values():
-            side.set_visible(False)
-        if model != "unet":  # class agreement with the U-Net's samples over all M pairs (Table 1)
-            row = table1.loc[(name, model)]
-            label += f"\nagree {row['class_agreement']:.2f}\nl2² {row['eq8_l2sq']:.1f}"
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
-        if r == 0:
-            ax.set_title(f"{name} ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}); "
-                         + stability_text(stab[stab.dataset == name]), loc="left", fontsize="x-small")
-fig.suptitle(f"Fig 1: samples from {k} shared initial noises (EDM Heun, {p.num_steps} steps); "
-             "agree = class agreement with the U-Net (classifier), l2² = Eq. 8 squared l2, over all M pairs;\n"
-             "G−M gap = Gaussian − MoLRG (agree: MoLRG − Gaussian) against the U-Net's kept checkpoints, "
-             f"UNSTABLE = changes by > {STABILITY_Z:g} paired SE or reverses (table1_checkpoint_stability.csv)",
-             fontsize="small", y=1.0)
-fig.tight_layout(h_pad=0.2)
-save_figure(fig, snakemake.output.fig, p.config_slice, dpi=style["dpi"], seed=p.seed)  # noqa: F821
+samples = {(name, model): first(snakemake.input[f"{name}_{model}"], p.fig_noises)  # noqa: F821
+           for name in p.datasets for model, _ in ROWS}
+fig = fig1(samples, pd.read_csv(snakemake.input.table1), pd.read_csv(snakemake.input.stability),  # noqa: F821
+           list(p.datasets), p.num_steps, p.style)
+save_figure(fig, snakemake.output.fig, p.config_slice, dpi=p.style["dpi"], seed=p.seed)  # noqa: F821
 log.info("wrote %s", snakemake.output.fig)  # noqa: F821
