@@ -188,5 +188,5 @@ np.savez(
     labels_before=np.asarray(-1 if label_ref is None else label_ref[0]),
     labels_after=(np.full((len(show), L), -1) if label_edit is None else label_edit[0, show]),
 )
-save_table(table, snakemake.output.table, {"editing": p.provenance}, seed=p.seed, device=device)  # noqa: F821
-save_table(summary, snakemake.output.summary, {"editing": p.provenance}, seed=p.seed, device=device)  # noqa: F821
+save_table(table, snakemake.output.table, p.config_slice, seed=p.seed, device=device)  # noqa: F821
+save_table(summary, snakemake.output.summary, p.config_slice, seed=p.seed, device=device)  # noqa: F821

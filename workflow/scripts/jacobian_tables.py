@@ -58,6 +58,5 @@ for dataset in p.datasets:  # config order
     log.info("%s: %s", dataset, row)
 table2 = pd.DataFrame(table2)
 
-cfg = {"jacobian": dict(p.config)}
-save_table(ranks, snakemake.output.ranks, cfg, seed=p.seed)  # noqa: F821
-save_table(table2, snakemake.output.table2, cfg, seed=p.seed)  # noqa: F821
+save_table(ranks, snakemake.output.ranks, p.config_slice, seed=p.seed)  # noqa: F821
+save_table(table2, snakemake.output.table2, p.config_slice, seed=p.seed)  # noqa: F821

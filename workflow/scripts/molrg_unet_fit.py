@@ -7,7 +7,7 @@ row whose status says why."""
 import pandas as pd
 
 from molrg.provenance import save_table
-from molrg.runtime import setup_logging
+from molrg.runtime import derive_seed, setup_logging
 from molrg.sigmoid import fit_report, resolve_plateau
 
 p = snakemake.params
@@ -16,6 +16,7 @@ df = pd.read_csv(snakemake.input.table)
 if "model" in df.columns:
     df = df[df.model == "unet"]
 fit = p.fit
+seed = derive_seed(p.seed, "molrg_unet_fit")  # the bootstrap's
 eps_q = None
 if fit.get("plateau", "fit") == "eps":
     qs = df["eps_quantile"].unique() if "eps_quantile" in df.columns else []
@@ -33,7 +34,7 @@ for scope, g in groups:
             continue
         try:
             r = fit_report(g[x_name].to_numpy(), g.gl.to_numpy(), x_name, fit["threshold"], fit["n_boot"],
-                           fit["ci"], seed=p.seed, plateau=plateau, fraction=fit.get("fraction"),
+                           fit["ci"], seed=seed, plateau=plateau, fraction=fit.get("fraction"),
                            max_iter=fit.get("max_iter", 100))
             rows.append({**base, **r})
         except (RuntimeError, ValueError) as e:
