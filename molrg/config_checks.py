@@ -2,9 +2,11 @@
 
 `check_config(config)` runs at workflow start (workflow/rules/common.smk), after the schema.
 Each error names the offending key and how to fix it, and is raised before any job starts.
-One function per config section; each issue's owner edits only its own function.
+One function per config section.
 """
 from __future__ import annotations
+
+from .cells import parse_cell
 
 
 class ConfigError(ValueError):
@@ -153,7 +155,7 @@ def _jacobian(cfg: dict, full: dict) -> None:
     chk, eta = cfg["molrg_check"], cfg["eta"]
     K, d, n = chk["K"], chk["d"], chk["n"]
     if chk["unet_cells"]:
-        # the U-Nets of issue #3 are compared with the closed form drawn with the same n, K, d
+        # the MoLRG grid's U-Nets (Fig 4 left) are compared with the closed form drawn with the same n, K, d
         mu = full.get("molrg_unet", {})
         if "K" in mu and mu["K"] != K:
             raise ConfigError(f"jacobian.molrg_check.K = {K} differs from molrg_unet.K = {mu['K']}: "
@@ -161,7 +163,7 @@ def _jacobian(cfg: dict, full: dict) -> None:
         if "resolution" in mu and 3 * mu["resolution"] ** 2 != n:
             raise ConfigError(f"jacobian.molrg_check.n = {n} differs from molrg_unet's n = 3 * resolution^2 = "
                               f"{3 * mu['resolution'] ** 2}: set them equal")
-        other_d = [c for c in chk["unet_cells"] if not c.startswith(f"d{d}_")]
+        other_d = [c for c in chk["unet_cells"] if parse_cell(c).d != d]
         if other_d:
             raise ConfigError(f"jacobian.molrg_check.unet_cells {other_d} are not of d = {d} "
                               f"(jacobian.molrg_check.d): use cells d{d}_N<N>_seed<s> or change d")

@@ -293,10 +293,3 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
         checkpoint_path.unlink()
     log.info("stack [%s]: wrote %d models (%d steps, %.1f s this run)", names, len(cells), step, seconds)
     return summaries
-
-
-def stack_groups(items: list, stack_cells: int) -> list[list]:
-    """Consecutive groups of at most `stack_cells` items (config accel.stack_cells)."""
-    if stack_cells < 1:
-        raise ValueError(f"accel.stack_cells must be >= 1, got {stack_cells}")
-    return [items[i : i + stack_cells] for i in range(0, len(items), stack_cells)]

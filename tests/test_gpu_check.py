@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from molrg.cells import molrg_cells
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tools" / "gpu_check.py"
 
@@ -54,7 +56,7 @@ def test_projected_hours_arithmetic(capsys):
     n_j = len(jac["datasets"]) * jac["num_noises"] * jac["num_steps"]
     assert rows[f"Fig 7 / Table 2: {n_j} Jacobians"] == f"{n_j * 2.0 / 3600:.1f} GPU h"
     mu = pc["molrg_unet"]
-    cells = sum(len({max(1, int(r * d + 0.5)) for r in mu["N_over_d_intr"]}) for d in mu["d_values"]) * len(mu["seeds"])
+    cells = len(molrg_cells(mu))
     key = f"Fig 4 left: {cells} cells x {mu['iterations']} steps + {mu['num_generated']} samples"
     expected = cells * mu["iterations"] / 10.0 + cells * mu["num_generated"] / 1000.0
     assert rows[key] == f"{expected / 3600:.1f} GPU h"

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from molrg.stacked import StackCell, stack_groups, train_stack
+from molrg.stacked import StackCell, train_stack
 from molrg.training import TrainConfig, load_denoiser, train_denoiser
 
 NET = dict(width=8, channel_mult=(1, 1), num_blocks=1, attn_resolutions=(), dropout=0.0)
@@ -154,13 +154,6 @@ def test_cells_of_different_shapes_are_refused(tmp_path):
     datas = [torch.zeros(4, 3, 4, 4), torch.zeros(4, 1, 4, 4)]
     with pytest.raises(ValueError, match="share the image shape"):
         _stack(tmp_path, "x", datas)
-
-
-def test_stack_groups():
-    assert stack_groups(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
-    assert stack_groups(list(range(3)), 1) == [[0], [1], [2]]
-    with pytest.raises(ValueError, match="stack_cells"):
-        stack_groups([1], 0)
 
 
 def test_workflow_trains_stacks_when_configured(tiny_run, tmp_path):

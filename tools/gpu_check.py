@@ -346,7 +346,9 @@ def part_hours(pc: dict, s: dict, rates: dict) -> None:
     def need(*keys):
         return all(k in rates for k in keys)
 
-    n_cells = sum(len({max(1, int(r * d + 0.5)) for r in mu["N_over_d_intr"]}) for d in mu["d_values"]) * len(mu["seeds"])
+    from molrg.cells import molrg_cells
+
+    n_cells = len(molrg_cells(mu))
     if need(f"molrg_{big}", "sample_molrg"):
         rate = rates[f"molrg_{big}"][0] * (big / mu["batch_size"])  # steps/s scale ~ 1/batch for small images
         train = n_cells * mu["iterations"] / rate

@@ -1,4 +1,4 @@
-# The claims report (issue #9 item 5): one row per claim of the paper (spec §10, plus the theory's
+# The claims report: one row per claim of the paper (spec §10, plus the theory's
 # N_k = d boundary for the closed form and the DAE), with the test applied, the measured values
 # and a verdict (molrg.claims). It reads every evidence table that some rule of this DAG makes
 # (molrg.claims.EVIDENCE, filtered by the final outputs and the rules' concrete outputs), so the

@@ -36,7 +36,6 @@ from molrg.walltime import capped_runtime, max_runtime_minutes  # noqa: E402
 max_runtime_minutes()
 
 RESULTS = "results"
-ENVS = "../../envs"
 
 
 def check_results_writable(path=RESULTS):
@@ -67,6 +66,55 @@ def final_outputs():
     return FINAL_OUTPUTS
 
 
-def section(name):
-    """A rule's settings: one config section (plus the global seed and device where relevant)."""
-    return config[name]
+# --- Result paths and cell lists that several files read -----------------------------------------
+# The steps that write these files spell their outputs out; these helpers build the file lists
+# of the steps that gather them (tables, figures, other families). Cells: molrg.cells.
+from molrg.cells import real_cells  # noqa: E402
+
+MOLRG_UNET_FILES = {
+    "data": "results/molrg_unet/data/{training_set}.npz",
+    "model": "results/molrg_unet/models/{name}/model.pt",
+    "samples": "results/molrg_unet/samples/{name}.npz",
+    "gl": "results/molrg_unet/gl/{name}.csv",
+    "nn": "results/molrg_unet/gl/{name}_nn.npz",
+    "empirical": "results/molrg_unet/empirical/{name}.csv",
+}
+
+
+def molrg_unet_file(kind, cell):
+    """The file `kind` (a key of MOLRG_UNET_FILES) of a MoLRG grid cell (a molrg.cells.Cell; the
+    training set alone for data and empirical)."""
+    return MOLRG_UNET_FILES[kind].format(name=cell.name, training_set=cell.training_set)
+
+
+def real_gl_cells(dataset):
+    """The cells of a real dataset's GL grid (Fig 4 right): config realdata.gl within the
+    dataset's max_train."""
+    return real_cells(
+        config["realdata"]["gl"], config["datasets"][dataset]["max_train"]
+    )
+
+
+def real_gl_file(dataset, cell, name):
+    """File `name` (model.pt, gl.json, samples.npz, nn.npz) of a real dataset's GL grid cell."""
+    return f"results/realdata/{dataset}/gl_models/{cell.name}/{name}"
+
+
+def reference_checkpoints():
+    """The reference U-Net's kept checkpoints before the final one, unet_back1, unet_back2, ...:
+    the EMA weights at the last realdata.unet_convergence.checkpoints - 1 multiples of its
+    checkpoint_spacing (Table 1's checkpoint-stability check)."""
+    kept = config["realdata"]["unet_convergence"]["checkpoints"]
+    return [f"unet_back{c}" for c in range(1, kept)]
+
+
+def reference_model_file(dataset, model):
+    """The file of a dataset's model `model`: unet (the reference U-Net), a kept checkpoint
+    unet_back<c>, gaussian or molrg (the closed forms fitted to the dataset)."""
+    if model.startswith("unet_back"):
+        return f"results/realdata/{dataset}/unet/ema_back{model[len('unet_back'):]}.pt"
+    return {
+        "unet": f"results/realdata/{dataset}/unet/model.pt",
+        "gaussian": f"results/realdata/{dataset}/gaussian.pt",
+        "molrg": f"results/realdata/{dataset}/molrg.pt",
+    }[model]

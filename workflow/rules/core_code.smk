@@ -33,11 +33,10 @@ for _step in workflow.rules:
     if _step.script is not None:
         _step.set_params(molrg_code=core_id(_step))
 
-# Expensive, deterministic steps whose outputs the cache keeps: the trained networks. (The stacked
-# training steps of accel.stack_cells > 1 write a list of models under one name, which the cache
-# cannot store; they are left out.)
+# Expensive, deterministic steps whose outputs the cache keeps: the trained networks (the MoLRG
+# grid's training steps: one, or one per stack with accel.stack_cells > 1; fig4_left_grid.smk).
 CACHED = [
-    "molrg_unet_train",
+    *(step.name for step in workflow.rules if step.name.startswith("molrg_unet_train")),
     "realdata_unet",
     "realdata_gl_train",
     "realdata_classifier",
@@ -54,8 +53,6 @@ def use_output_cache(names):
     for name in names:
         if asked and name not in asked:
             continue
-        if not workflow.is_rule(name):
-            continue  # not defined by this configuration (e.g. accel.stack_cells > 1)
         step = workflow.get_rule(name)
         step._benchmark = None
         step.cache = RuleCache.from_rule(step, True)

@@ -1,4 +1,4 @@
-# Issue #4. Dataset preparation: one rule per source format, all ending in the common format of
+# Dataset preparation: one rule per source format, all ending in the common format of
 # docs/DEVELOPING.md "Contracts": results/data/{dataset}/train.npz (x float32 (N, C, H, W) in
 # [-1, 1], y int64, -1 where unlabelled; rows in a seeded random order, so the first N rows are
 # the size-N subset), heldout.npz (same format) and manifest.json (source, count, shape,
@@ -13,8 +13,7 @@ DATA_FORMATS = {
 }
 # The settings of each dataset (plain values: any edit reruns its preparation).
 DATA_PARAMS = {
-    name: {"name": name, "spec": dict(spec), "seed": config["seed"]}
-    for name, spec in DATASETS.items()
+    name: {"name": name, "spec": dict(spec)} for name, spec in DATASETS.items()
 }
 DATA_OUT = dict(
     train="results/data/{dataset}/train.npz",
@@ -40,6 +39,7 @@ rule data_idx:
         runtime=30,
     params:
         dataset=lambda w: DATA_PARAMS[w.dataset],
+        seed=config["seed"],
     script:
         "../scripts/data_prepare.py"
 
@@ -61,6 +61,7 @@ rule data_cifar_pickle:
         runtime=30,
     params:
         dataset=lambda w: DATA_PARAMS[w.dataset],
+        seed=config["seed"],
     script:
         "../scripts/data_prepare.py"
 
@@ -82,6 +83,7 @@ rule data_image_folder:
         runtime=240,
     params:
         dataset=lambda w: DATA_PARAMS[w.dataset],
+        seed=config["seed"],
     script:
         "../scripts/data_prepare.py"
 
@@ -103,6 +105,7 @@ rule data_digits:
         runtime=10,
     params:
         dataset=lambda w: DATA_PARAMS[w.dataset],
+        seed=config["seed"],
     script:
         "../scripts/data_prepare.py"
 

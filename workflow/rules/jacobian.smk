@@ -1,10 +1,9 @@
-# Issue #5. Fig 7 and Table 2: intrinsic dimension from the numerical rank of the denoiser's
-# Jacobian along the Heun trajectory (spec §7); the closed-form MoLRG ground-truth check; Fig 5:
-# edits along the Jacobian's leading singular vectors after DDIM inversion (spec §8).
-# Notes for the README: docs/jacobian.md.
+# Fig 7 and Table 2: intrinsic dimension from the numerical rank of the denoiser's Jacobian along
+# the Heun trajectory (spec §7), and the rank rule's check on models of known rank: the
+# closed-form MoLRG and the U-Nets trained on it. Notes for the README: docs/jacobian.md.
+from molrg.cells import parse_cell
 
 JAC = config["jacobian"]
-EDIT = config["editing"]
 FIG_EXT = config["plot"]["format"]
 
 
@@ -96,12 +95,14 @@ rule jacobian_tables:
         fixed_sigma=JAC["fixed_sigma"],
         closed_form_models=JAC["closed_form_models"],
         train_sigma_mass=JAC["train_sigma_mass"],
-        config={
-            **JAC_NUMERIC,
-            "datasets": JAC["datasets"],
-            "num_noises": JAC["num_noises"],
-            "fixed_sigma": JAC["fixed_sigma"],
-            "train_sigma_mass": JAC["train_sigma_mass"],
+        config_slice={
+            "jacobian": {
+                **JAC_NUMERIC,
+                "datasets": JAC["datasets"],
+                "num_noises": JAC["num_noises"],
+                "fixed_sigma": JAC["fixed_sigma"],
+                "train_sigma_mass": JAC["train_sigma_mass"],
+            }
         },
     script:
         "../scripts/jacobian_tables.py"
@@ -109,11 +110,11 @@ rule jacobian_tables:
 
 rule jacobian_molrg:
     """Ground truth: rank along the trajectory of the closed-form MoLRG denoiser (d at small
-    sigma, K*d at large sigma) and, if configured, of U-Nets trained on MoLRG (issue #3).
+    sigma, K*d at large sigma) and, if configured, of U-Nets trained on MoLRG (fig4_left_grid.smk).
     """
     input:
         unets=[
-            f"results/molrg_unet/models/{cell}/model.pt"
+            molrg_unet_file("model", parse_cell(cell))
             for cell in JAC["molrg_check"]["unet_cells"]
         ],
     output:
@@ -152,9 +153,11 @@ rule jacobian_molrg:
         device=config["device"],
         check=JAC["molrg_check"],
         unet_cells=JAC["molrg_check"]["unet_cells"],
-        provenance={
-            **{k: v for k, v in JAC_NUMERIC.items() if k != "closed_form_models"},
-            "molrg_check": JAC["molrg_check"],
+        config_slice={
+            "jacobian": {
+                **{k: v for k, v in JAC_NUMERIC.items() if k != "closed_form_models"},
+                "molrg_check": JAC["molrg_check"],
+            }
         },
     script:
         "../scripts/jacobian_molrg.py"
@@ -244,131 +247,6 @@ rule plot_jacobian_molrg:
         "../scripts/plot_jacobian.py"
 
 
-# --- Fig 5: editing ---------------------------------------------------------------------------
-# The checkpoint (a configured path, possibly one this pipeline trains, else the dataset's
-# reference U-Net), the image source (a configured image file, else the dataset's train.npz) and the
-# dataset's classifier (rule realdata_classifier), whose labels before and after an edit are the
-# semantic test; absent only when the dataset is not defined (external checkpoint and image).
-EDIT_HAS_DATASET = EDIT["dataset"] in config["datasets"]
-EDIT_INPUTS = {
-    "model": EDIT["checkpoint"] or f"results/realdata/{EDIT['dataset']}/unet/model.pt",
-    **(
-        {"image": EDIT["image_file"]}
-        if EDIT["image_file"]
-        else {"data": f"results/data/{EDIT['dataset']}/train.npz"}
-    ),
-    **(
-        {
-            "classifier": f"results/realdata/{EDIT['dataset']}/classifier/model.pt",
-            "classifier_metrics": f"results/realdata/{EDIT['dataset']}/classifier/metrics.json",
-        }
-        if EDIT_HAS_DATASET
-        else {}
-    ),
-}
-
-
-EDIT_NUMERIC = {
-    k: EDIT[k]
-    for k in (
-        "checkpoint_kind",
-        "image_file",
-        "image_size",
-        "num_images",
-        "image_indices",
-        "edit_t",
-        "strength_units",
-        "train_sigma_mass",
-        "ddim_steps",
-        "t_min",
-        "num_vectors",
-        "num_random",
-        "strengths",
-        "power_iters",
-        "tol",
-    )
-}
-
-
-rule editing:
-    """For a seeded choice of training images: DDIM inversion to t = edit_t T, leading singular
-    vectors of the Jacobian there and seeded random unit directions, edits of the same lengths and
-    DDIM back; L2 change and the classifier's label before and after each edit."""
-    input:
-        **EDIT_INPUTS,
-    output:
-        npz="results/editing/edits.npz",
-        table=report(
-            "results/tables/editing_distances.csv",
-            caption="../report/editing_distances.rst",
-            category="Editing (Fig 5)",
-            subcategory="Tables",
-        ),
-        summary=report(
-            "results/tables/editing_summary.csv",
-            caption="../report/editing_distances.rst",
-            category="Editing (Fig 5)",
-            subcategory="Tables",
-        ),
-    log:
-        "results/logs/editing/editing.log",
-    benchmark:
-        "results/benchmarks/editing/editing.tsv"
-    group:
-        "editing"
-    conda:
-        "../../envs/train.yaml"
-    threads: EDIT["threads"]
-    resources:
-        gpu=EDIT["resources"]["gpu"],
-        mem_mb=EDIT["resources"]["mem_mb"],
-        runtime=EDIT["resources"]["runtime"],
-    params:
-        **EDIT_NUMERIC,
-        seed=config["seed"],
-        device=config["device"],
-        dataset=EDIT["dataset"],
-        source_name=EDIT["checkpoint"] or EDIT["dataset"],
-        classifier_resolution=(
-            config["datasets"][EDIT["dataset"]]["resolution"]
-            if EDIT_HAS_DATASET
-            else None
-        ),
-        batch_size=EDIT["batch_size"],
-        provenance={
-            **EDIT_NUMERIC,
-            "dataset": EDIT["dataset"],
-            "checkpoint": EDIT["checkpoint"],
-        },
-    script:
-        "../scripts/editing_run.py"
-
-
-rule plot_fig5:
-    input:
-        npz="results/editing/edits.npz",
-        table="results/tables/editing_distances.csv",
-        summary="results/tables/editing_summary.csv",
-    output:
-        fig=report(
-            f"results/figures/fig5_editing.{FIG_EXT}",
-            caption="../report/fig5_editing.rst",
-            category="Editing (Fig 5)",
-            subcategory="Figures",
-        ),
-    log:
-        "results/logs/plot_fig5/plot_fig5.log",
-    benchmark:
-        "results/benchmarks/plot_fig5/plot_fig5.tsv"
-    localrule: True
-    conda:
-        "../../envs/plots.yaml"
-    params:
-        style=config["plot"],
-    script:
-        "../scripts/plot_editing.py"
-
-
 FINAL_OUTPUTS.extend(
     [
         "results/tables/jacobian_rank.csv",
@@ -377,8 +255,5 @@ FINAL_OUTPUTS.extend(
         "results/tables/jacobian_molrg_rank.csv",
         "results/tables/rank_rule_calibration.csv",
         f"results/figures/jacobian_molrg_rank.{FIG_EXT}",
-        "results/tables/editing_distances.csv",
-        "results/tables/editing_summary.csv",
-        f"results/figures/fig5_editing.{FIG_EXT}",
     ]
 )

@@ -1,4 +1,4 @@
-# Run times that Snakemake measured (issue #10): the benchmark file of every job of the run
+# Run times that Snakemake measured: the benchmark file of every job of the run
 # (results/benchmarks/<rule>/<job>.tsv) gathered into one table per job and one per rule and
 # figure family. It needs every other final output, so it runs last; it reruns whenever any
 # of them is remade (then the tables hold the latest time of every job).

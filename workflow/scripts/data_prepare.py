@@ -5,7 +5,7 @@ from molrg.runtime import derive_seed, setup_logging
 
 log = setup_logging(snakemake.log[0], "data")
 p = snakemake.params.dataset
-seed = derive_seed(p["seed"], "data", p["name"])
+seed = derive_seed(snakemake.params.seed, "data", p["name"])
 log.info("preparing %s from %s (%s), seed %d", p["name"], p["spec"]["path"], p["spec"]["format"], seed)
 man = prepare_to_files(p["name"], p["spec"], seed, snakemake.output.train, snakemake.output.heldout,
                        snakemake.output.manifest)

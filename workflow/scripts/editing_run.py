@@ -53,5 +53,5 @@ table = edit_table(p.dataset, image_ids, result, labels, accuracy, (lo, hi), ins
 summary = summarise(table)
 log.info("summary:\n%s", summary.to_string())
 np.savez(out.npz, **figure_arrays(x0, image_ids, result, labels, (lo, hi)))
-save_table(table, out.table, {"editing": p.provenance}, seed=p.seed, device=device)
-save_table(summary, out.summary, {"editing": p.provenance}, seed=p.seed, device=device)
+save_table(table, out.table, p.config_slice, seed=p.seed, device=device)
+save_table(summary, out.summary, p.config_slice, seed=p.seed, device=device)

@@ -1,12 +1,11 @@
 """Rule jacobian_molrg: the ground-truth check of the rank estimate (spec §7, Eqs. 48-49, repo
 figure jacobian-MoLRG.png). Along the 18-step Heun trajectory of the closed-form MoLRG denoiser
 the rank is K*d at large sigma (posterior weights mixed) and d at small sigma (one component);
-optionally the same for U-Nets trained on MoLRG data (issue #3's checkpoints)."""
-import re
-
+optionally the same for U-Nets trained on MoLRG data (the Fig 4 left grid's models)."""
 import pandas as pd
 import torch
 
+from molrg.cells import parse_cell
 from molrg.editing import load_checkpoint_denoiser
 from molrg.jacobian import energy_fraction, rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, standard_molrg
@@ -48,11 +47,11 @@ log.info("closed form: %s", [(r["step"], r["rank"]) for r in rows if r["noise"] 
 
 # U-Nets trained on MoLRG (optional): images (C, res, res) with C * res^2 = n.
 for cell, path in zip(p.unet_cells, snakemake.input.unets):  # noqa: F821
-    d = int(re.match(r"d(\d+)_", cell).group(1))
+    d = parse_cell(cell).d
     net = load_checkpoint_denoiser(path, device)
     inner = getattr(net, "net", None)
     shape = (inner.in_channels, inner.img_resolution, inner.img_resolution)
     rows += list(trajectory_rows(f"unet_{cell}", net, shape, d, chk["K"], torch.float32))
     log.info("U-Net %s: %s", cell, [(r["step"], r["rank"]) for r in rows if r["model"] == f"unet_{cell}" and r["noise"] == 0])
 
-save_table(pd.DataFrame(rows), snakemake.output.table, {"jacobian": p.provenance}, seed=p.seed)  # noqa: F821
+save_table(pd.DataFrame(rows), snakemake.output.table, p.config_slice, seed=p.seed)  # noqa: F821

@@ -24,6 +24,5 @@ for path in snakemake.input.npz:  # noqa: F821
 ranks = rank_table(records, p.closed_form_models)
 t2 = table2(ranks, p.datasets, p.fixed_sigma, train_configs, p.train_sigma_mass, p.seed, p.closed_form_models)
 log.info("Table 2:\n%s", t2.to_string())
-cfg = {"jacobian": dict(p.config)}
-save_table(ranks, snakemake.output.ranks, cfg, seed=p.seed)  # noqa: F821
-save_table(t2, snakemake.output.table2, cfg, seed=p.seed)  # noqa: F821
+save_table(ranks, snakemake.output.ranks, p.config_slice, seed=p.seed)  # noqa: F821
+save_table(t2, snakemake.output.table2, p.config_slice, seed=p.seed)  # noqa: F821

@@ -6,7 +6,7 @@ import torch
 
 from molrg.mixture import orthogonal_bases, sample_balanced
 from molrg.networks import vectors_to_images
-from molrg.runtime import setup_logging
+from molrg.runtime import derive_seed, setup_logging
 
 p, wc = snakemake.params, snakemake.wildcards
 log = setup_logging(snakemake.log[0])
@@ -15,8 +15,8 @@ n = 3 * res * res
 if N % K:
     raise ValueError(f"N = {N} is not a multiple of molrg_unet.K = {K} (classes are balanced)")
 
-U = orthogonal_bases(n, K, d, torch.Generator().manual_seed(p.basis_seed))  # the same for every N of this d
-x, y = sample_balanced(U, N // K, torch.Generator().manual_seed(p.data_seed))
+U = orthogonal_bases(n, K, d, torch.Generator().manual_seed(derive_seed(p.seed, "molrg_unet_basis", d)))  # the same for every N of this d
+x, y = sample_balanced(U, N // K, torch.Generator().manual_seed(derive_seed(p.seed, "molrg_unet_data", d, N)))
 images = vectors_to_images(x.float())
 np.savez(snakemake.output.data, x=images.numpy(), y=y.numpy(), U=U.numpy(), d=d, K=K, resolution=res)
 log.info("MoLRG d=%d K=%d n=%d: %d samples (%d per class) -> %s", d, K, n, N, N // K, snakemake.output.data)

@@ -7,7 +7,7 @@ row whose status says why (molrg.sigmoid.fit_groups)."""
 import pandas as pd
 
 from molrg.provenance import save_table
-from molrg.runtime import setup_logging
+from molrg.runtime import derive_seed, setup_logging
 from molrg.sigmoid import fit_groups, resolve_plateau
 
 p = snakemake.params
@@ -15,6 +15,7 @@ log = setup_logging(snakemake.log[0])
 df = pd.read_csv(snakemake.input.table)
 df = df[df.model == "unet"]
 fit = p.fit
+seed = derive_seed(p.seed, "molrg_unet_fit")  # the bootstrap's
 eps_q = None
 if fit.get("plateau", "fit") == "eps":
     qs = df["eps_quantile"].unique()
@@ -23,7 +24,7 @@ if fit.get("plateau", "fit") == "eps":
     eps_q = float(qs[0])
 plateau = resolve_plateau(fit.get("plateau", "fit"), eps_q)
 fits = fit_groups(df, ["N_over_d_intr", "N"], "gl", "d_intr", label=lambda k: f"d_intr={k}",
-                  threshold=fit["threshold"], n_boot=fit["n_boot"], ci=fit["ci"], seed=p.seed, plateau=plateau,
+                  threshold=fit["threshold"], n_boot=fit["n_boot"], ci=fit["ci"], seed=seed, plateau=plateau,
                   fraction=fit.get("fraction"), max_iter=fit.get("max_iter", 100))
 log.info("fits:\n%s", fits.to_string())
 save_table(fits, snakemake.output.fit, dict(fit), seed=p.seed)

@@ -13,7 +13,7 @@ import torch
 from molrg.gl import gl_evidence
 from molrg.mixture import sample, standard_molrg
 from molrg.networks import vectors_to_images
-from molrg.runtime import setup_logging
+from molrg.runtime import derive_seed, setup_logging
 
 p, wc = snakemake.params, snakemake.wildcards
 log = setup_logging(snakemake.log[0])
@@ -23,7 +23,8 @@ if p.model == "empirical_optimal":
     from molrg.empirical import EmpiricalDenoiser
     from molrg.sampler import generate
 
-    x = generate(EmpiricalDenoiser(train), p.num, tuple(train.shape[1:]), p.sample_seed,
+    x = generate(EmpiricalDenoiser(train), p.num, tuple(train.shape[1:]),
+                 derive_seed(p.seed, "molrg_unet_empirical", wc.mu_d, wc.mu_N),
                  batch_size=p.batch, dtype=torch.float32, **dict(p.heun))
     np.savez(snakemake.output.samples, x=x.numpy())
     generated = x.double()
@@ -33,13 +34,15 @@ else:
     raise ValueError(f"unknown model {p.model!r} (unet | empirical_optimal)")
 U = torch.from_numpy(data["U"])
 K, n, d = U.shape
-fresh, _ = sample(standard_molrg(U), p.num_fresh, torch.Generator().manual_seed(p.fresh_seed))
+# fresh samples depend on (d, N) only: every seed of a cell is scored against the same eps
+fresh_seed = derive_seed(p.seed, "molrg_unet_fresh", wc.mu_d, wc.mu_N)
+fresh, _ = sample(standard_molrg(U), p.num_fresh, torch.Generator().manual_seed(fresh_seed))
 fresh = vectors_to_images(fresh)  # the training set's layout (distances do not depend on it)
 
 ev = gl_evidence(generated, train, fresh, eps_quantile=p.quantile, copy_fraction=p.copy_fraction)
 N = train.shape[0]
 row = {"model": p.model, "d": d, "K": K, "n": n, "d_intr": K * d, "N": N, "N_over_d_intr": N / (K * d),
-       "seed": p.seed, "gl": ev["gl"], "copy_rate": ev["copy_rate"], "nn_ratio": ev["nn_ratio"],
+       "seed": p.replicate, "gl": ev["gl"], "copy_rate": ev["copy_rate"], "nn_ratio": ev["nn_ratio"],
        "eps": ev["eps"], "eps_quantile": p.quantile, "copy_threshold": ev["copy_threshold"],
        "copy_fraction": p.copy_fraction, "fresh_copy_rate": ev["fresh_copy_rate"],
        "num_generated": generated.shape[0], "num_fresh": p.num_fresh,
@@ -50,5 +53,5 @@ np.savez(snakemake.output.nn, nn_idx=ev["nn_idx"].numpy(), nn_dist=ev["nn_dist"]
          copy_threshold=ev["copy_threshold"], copy_rate=ev["copy_rate"], nn_ratio=ev["nn_ratio"],
          gl=ev["gl"], eps=ev["eps"])
 log.info("%s d=%d N=%d seed=%d: eps = %.4f, GL = %.4f, copy rate = %.4f (threshold %.4g, fresh %.4f), "
-         "NN ratio = %.4f", p.model, d, N, p.seed, ev["eps"], ev["gl"], ev["copy_rate"], ev["copy_threshold"],
+         "NN ratio = %.4f", p.model, d, N, p.replicate, ev["eps"], ev["gl"], ev["copy_rate"], ev["copy_threshold"],
          ev["fresh_copy_rate"], ev["nn_ratio"])

@@ -3,16 +3,17 @@ float32 images (no clipping, no quantisation)."""
 import numpy as np
 import torch
 
-from molrg.runtime import select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.sampler import generate
 from molrg.training import load_denoiser
 
-p = snakemake.params
+p, wc = snakemake.params, snakemake.wildcards
 log = setup_logging(snakemake.log[0])
 set_threads(snakemake.threads)
 device = select_device(p.device)
 D = load_denoiser(snakemake.input.model, device)
-x = generate(D, p.num, (3, p.resolution, p.resolution), p.seed, batch_size=p.batch, device=device,
+seed = derive_seed(p.seed, "molrg_unet_sample", wc.mu_d, wc.mu_N, wc.mu_seed)
+x = generate(D, p.num, (3, p.resolution, p.resolution), seed, batch_size=p.batch, device=device,
              dtype=torch.float32, **dict(p.heun))
 if not torch.isfinite(x).all():
     raise FloatingPointError(f"{snakemake.input.model}: the sampler produced non-finite values")

@@ -1,11 +1,12 @@
 """FID of every sample set of one dataset against its real training images (rule realdata_fid),
 through clean-fid's folder code path: Inception from a local file, else the pipeline's classifier
 features (labelled in every row)."""
-import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from molrg.cells import parse_cell
 from molrg.datasets import load_prepared
 from molrg.descriptors import load_classifier
 from molrg.fid import array_features, build_extractor, fid_from_features
@@ -24,11 +25,12 @@ rows = []
 for path in snakemake.input.samples:
     with np.load(path) as z:
         x = np.clip(z["x"], -1, 1)
-    cell = re.search(r"gl_models/N(\d+)_seed(\d+)/", path)
-    model = "gl_unet" if cell else re.search(r"samples/(\w+)\.npz$", path).group(1)
+    # a GL grid cell's samples.npz, in its cell's folder, or samples/<model>.npz of Table 1's models
+    cell = parse_cell(Path(path).parent.name) if Path(path).parent.parent.name == "gl_models" else None
+    model = "gl_unet" if cell else Path(path).stem
     f = array_features(x, extract, kind, p.fid["batch_size"], device)
-    rows.append({"dataset": name, "model": model, "N": int(cell.group(1)) if cell else len(x_train),
-                 "seed": int(cell.group(2)) if cell else 0, "fid": fid_from_features(f_real, f),
+    rows.append({"dataset": name, "model": model, "N": cell.N if cell else len(x_train),
+                 "seed": cell.seed if cell else 0, "fid": fid_from_features(f_real, f),
                  "num_generated": len(x), "num_real": len(real), "features": label})
     log.info("%s %s: FID %.3f (%s)", name, path, rows[-1]["fid"], label)
 pd.DataFrame(rows).to_csv(snakemake.output.csv, index=False, float_format="%.6g", lineterminator="\n")

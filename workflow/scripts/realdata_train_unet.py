@@ -1,5 +1,5 @@
 """Train a DDPM++ U-Net on a prepared dataset or on its first N images (rules realdata_unet and
-realdata_gl_train), with issue #3's resumable training loop (molrg.training). With a `convergence`
+realdata_gl_train), with the resumable training loop of molrg.training. With a `convergence`
 param (rule realdata_unet) the EMA model's held-out loss is monitored (molrg.convergence), training
 stops once the criterion holds, and the history and verdict go to output `convergence`; the EMA
 weights at the last `checkpoints` - 1 multiples of `checkpoint_spacing` before the final step go to
@@ -10,6 +10,7 @@ import json
 import numpy as np
 import torch
 
+from molrg.cells import Cell, split_unet
 from molrg.datasets import load_prepared, subset
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.training import TrainConfig, train_denoiser
@@ -18,15 +19,13 @@ from molrg.walltime import JobBudget
 log = setup_logging(snakemake.log[0], "realdata_train")
 set_threads(snakemake.threads)
 p, w = snakemake.params, snakemake.wildcards
-u = dict(p.unet)
-NET_KEYS = ("width", "channel_mult", "num_blocks", "attn_resolutions", "dropout")
-net_kwargs = {k: (tuple(u[k]) if isinstance(u[k], list) else u[k]) for k in NET_KEYS}
+net_kwargs, train = split_unet(p.unet)
 x, y = load_prepared(snakemake.input.train)
 if p.N is not None:
     x, y = subset(x, y, int(p.N))  # the first N rows: a seeded subset, nested across N
-cell = f"{w.dataset}" + (f"/N{p.N}_seed{w.seed}" if p.N is not None else "/reference")
+cell = f"{w.dataset}/" + (Cell(N=p.N, seed=w.seed).name if p.N is not None else "reference")
 seed = derive_seed(p.seed, p.purpose, w.dataset, p.N, getattr(w, "seed", 0))
-cfg = TrainConfig(seed=seed, **{k: v for k, v in u.items() if k not in NET_KEYS})
+cfg = TrainConfig(seed=seed, **train)
 log.info("cell %s: %d images %s, %s", cell, len(x), tuple(x.shape[1:]), cfg)
 conv = getattr(p, "convergence", None)
 monitor = None
