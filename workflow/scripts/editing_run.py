@@ -15,9 +15,9 @@ import torch.nn.functional as F
 
 from molrg.descriptors import load_classifier, predict_labels
 from molrg.edit_stats import RANDOM, SINGULAR, image_exceedance, summarise
-from molrg.editing import (checkpoint_train_config, ddim_generate, ddim_invert, ddim_sigmas, edit_scale, edit_starts,
-                           generate_batched, leading_singular_vectors, load_checkpoint_denoiser,
-                           random_unit_directions)
+from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
+from molrg.editing import (ddim_generate, ddim_invert, ddim_sigmas, edit_scale, edit_starts, generate_batched,
+                           leading_singular_vectors, random_unit_directions)
 from molrg.jacobian import trained_sigma_range
 from molrg.provenance import save_table
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
