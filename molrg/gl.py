@@ -11,6 +11,8 @@ nearest training point; nn_ratio = median generated NN distance / median fresh N
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .progress import progress
@@ -85,6 +87,14 @@ def gl_from_distances(distances: Tensor, eps: float) -> float:
 def gl_from_similarities(similarities: Tensor, threshold: float) -> float:
     """Eq. 21 for a cosine descriptor (authors' SSCD code): 1 - fraction with max similarity > threshold."""
     return float(1.0 - (similarities > threshold).double().mean())
+
+
+def l2_from_cosine(similarity: float) -> float:
+    """||u - v|| for unit vectors u, v with <u, v> = similarity: sqrt(2 - 2 similarity)."""
+    s = float(similarity)
+    if not -1.0 <= s <= 1.0:
+        raise ValueError(f"a cosine similarity lies in [-1, 1], got {s}")
+    return math.sqrt(max(2.0 - 2.0 * s, 0.0))
 
 
 def gl_score(generated: Tensor, train: Tensor, eps: float, **kwargs) -> float:

@@ -6,7 +6,7 @@
 # in one SLURM job, several cells per job); the classifier and FID jobs gather a whole dataset and
 # stay ungrouped, so that they do not fuse every cell of a dataset into one group job.
 
-from molrg.gl_grid import iterations_for_N
+from molrg.training_length import iterations_for_N
 
 RD = config["realdata"]
 RD_FIG_EXT = config["plot"]["format"]

@@ -1,14 +1,14 @@
 """Rule realdata_gl_jacobian: the intrinsic dimension of a Fig 4 right set measured on its own
 largest-N (generalising) GL U-Net: the numerical rank (Eq. 51) of dD/dx along the deterministic Heun
 trajectories of `num_noises` seeded latents (molrg.jacobian.rank_along_trajectory), the mean rank per
-step, its minimum and whether that minimum is significant (molrg.gl_grid.jacobian_d_intr)."""
+step, its minimum and whether that minimum is significant (molrg.intrinsic_dimension.jacobian_d_intr)."""
 import json
 
 import numpy as np
 import torch
 
 from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
-from molrg.gl_grid import jacobian_d_intr
+from molrg.intrinsic_dimension import jacobian_d_intr
 from molrg.jacobian import rank_along_trajectory, trained_sigma_range
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 

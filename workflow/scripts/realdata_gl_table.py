@@ -13,10 +13,11 @@ import pandas as pd
 
 import numpy as np
 
-from molrg.gl_grid import csv_bool, mle_fallbacks, select_d_intr
+from molrg.intrinsic_dimension import mle_fallbacks, select_d_intr
 from molrg.provenance import save_table
 from molrg.runtime import setup_logging
 from molrg.sigmoid import fit_report, resolve_plateau
+from molrg.table_values import csv_bool
 
 log = setup_logging(snakemake.log[0], "realdata_gl_table")
 p = snakemake.params
