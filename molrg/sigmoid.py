@@ -1,13 +1,13 @@
 """Sigmoid fit of the GL score (Eq. 47, spec §6.5) and the solved sample-complexity constant (Eq. 20).
 
 The form is UNCONFIRMED in the paper text; we use the spec's recommended logistic in log2 x, with a
-plateau p (issue #9 point 8):
+plateau p:
 
     f(x) = p / (1 + exp(-a (log2 x - b))),   a > 0,  0 < p <= 1,
 
 p either fitted or fixed (config `fit.plateau`). For MoLRG a perfectly generalising model scores
-GL = 1 - eps_quantile (0.95) by construction (spec §6.2), so a plateau fixed at 1 would make
-"f = 0.95" an extrapolation. N*/d_intr (Eq. 20) is therefore read where f reaches `fraction` x p:
+GL = 1 - eps_quantile (0.95) by construction (spec §6.2; eps_quantile as in molrg.gl), so a plateau
+fixed at 1 would make "f = 0.95" an extrapolation. N*/d_intr (Eq. 20) is therefore read where f reaches `fraction` x p:
 
     f(x*) = fraction p   <=>   x* = 2^(b + ln(fraction / (1 - fraction)) / a),
 
@@ -17,9 +17,8 @@ lies inside the data's x range (`x_star_inside`); an x* outside it is an extrapo
 never silently used. With x = N / d_intr, x* is the constant c of Eq. 20; the same fit with x = N
 shows how much worse N alone explains GL.
 
-Cost is bounded whatever the data (issue #10 item 1). The old code refitted 1000 bootstrap
-resamples one by one with curve_fit(maxfev=20000); flat or saturated resamples sent those fits to
-their bounds and one fit job took ~12 CPU-minutes. Now:
+Cost is bounded whatever the data (refitting 1000 bootstrap resamples one by one with
+curve_fit(maxfev=20000) takes minutes when flat or saturated resamples drive fits to their bounds):
   * the bootstrap resamples are cell weights (multiplicities), and all replicates are refitted at
     once by a vectorised, bounded Levenberg-Marquardt in numpy (`_lm_batch`): a fixed maximum of
     `max_iter` iterations, each a handful of (B, n, k) array operations and B k x k solves
@@ -83,8 +82,9 @@ def _parse_plateau(plateau) -> float | None:
 
 def resolve_plateau(plateau, eps_quantile=None):
     """Config `fit.plateau` -> what fit_report takes: 'fit' stays 'fit'; 'eps' becomes
-    1 - eps_quantile (the GL of a perfectly generalising model, spec §6.2; the caller passes the
-    figure's quantile, e.g. the `eps_quantile` column of molrg_gl_scores.csv); a number stays."""
+    1 - eps_quantile (the GL of a perfectly generalising model, spec §6.2; eps_quantile is the
+    lower-tail probability of molrg.gl's convention, e.g. the `eps_quantile` column of
+    molrg_gl_scores.csv); a number stays."""
     if plateau == "eps":
         if eps_quantile is None or not 0 <= float(eps_quantile) < 1:
             raise ValueError("fit.plateau: eps needs the GL eps quantile of the figure (got "

@@ -54,7 +54,7 @@ def test_fresh_samples_score_the_eps_quantile_plateau():
     model, train, g = _molrg(100)
     M = 4000
     fresh, _ = sample(model, M, g)
-    eps = epsilon_from_fresh(fresh, train, quantile=0.05)
+    eps = epsilon_from_fresh(fresh, train, eps_quantile=0.05)
     generated, _ = sample(model, M, g)
     gl = gl_score(generated, train, eps)
     # binomial error of GL plus that of the empirical quantile: each sqrt(0.95 * 0.05 / M) ~ 0.0034
@@ -132,7 +132,7 @@ def test_gl_evidence_agrees_with_the_separate_functions():
     fresh, _ = sample(model, 1000, g)
     gen, _ = sample(model, 500, g)
     ev = gl_evidence(gen, train, fresh, eps_quantile=0.05)
-    eps = epsilon_from_fresh(fresh, train, quantile=0.05)
+    eps = epsilon_from_fresh(fresh, train, eps_quantile=0.05)
     assert ev["eps"] == pytest.approx(eps) and ev["gl"] == gl_score(gen, train, eps)
 
 

@@ -16,7 +16,7 @@ import torch
 
 from molrg.checkpoint import load_denoiser
 from molrg.datasets import load_prepared, save_npz, subset
-from molrg.descriptors import build_descriptor, calibrate_threshold, embed, gl_score
+from molrg.descriptors import build_descriptor, calibrate_threshold, embed, gl_from_features
 from molrg.empirical import EmpiricalDenoiser
 from molrg.gl import memorization_stats
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
@@ -54,9 +54,9 @@ else:
     threshold = calibrate_threshold(f_held, ref, gl["quantile"])
     ref_name = "this U-Net's training subset" if gl["calibration"] == "per_subset" else "whole training set"
     how = f"calibrated: {gl['quantile']:.2f}-quantile of held-out max-similarity to the {ref_name}"
-score, sims = gl_score(f_gen, f_sub, threshold)
+score, sims = gl_from_features(f_gen, f_sub, threshold)
 # the same count for the held-out real images: about gl.quantile when calibrated per subset
-held_score = gl_score(f_held, f_sub, threshold)[0]
+held_score = gl_from_features(f_held, f_sub, threshold)[0]
 # memorisation evidence in descriptor space (unit vectors, L2), fresh samples = held-out real images
 mem = memorization_stats(f_gen, f_sub, f_held, copy_fraction=gl["copy_fraction"])
 result = {"dataset": w.dataset, "model": model, "N": N, "seed": rep, "gl": score,
