@@ -5,7 +5,7 @@
 over M pairs generated from the same initial noise, flattened images in model space [-1, 1]. Which
 norm the paper's Table 1 uses is UNCONFIRMED (spec §5.3). The spec's reading is the plain l2 norm
 (`eq8_l2`), but the paper's magnitudes exceed the plain l2 distance of two unrelated real images
-even at 32x32x3, and the squared l2 norm fits them (issue #9, point 4); Table 1 reports both
+even at 32x32x3, and the squared l2 norm fits them; Table 1 reports both
 (`eq8_l2`, `eq8_l2sq`), each with the standard error of its mean over the pairs.
 
 Class agreement: the fraction of pairs whose two samples the dataset's classifier puts in the same
@@ -90,7 +90,6 @@ def class_agreement(labels_a, labels_b) -> float:
 # stable U-Net from being flagged by noise alone, while a gap that flips sign between checkpoints
 # (a change of about twice the gap, dozens of SEs at M = 500) is always caught.
 STABILITY_Z = 3.0
-STABILITY_UNITS = ("l2", "l2sq", "class_agreement")
 
 
 def pair_gaps(unet, gaussian, molrg, y_unet=None, y_gaussian=None, y_molrg=None) -> dict:
