@@ -32,7 +32,7 @@ from molrg.editing import ddim_invert, ddim_sigmas, leading_singular_vectors  # 
 from molrg.estimate import class_molrg, gaussian_model  # noqa: E402
 from molrg.jacobian import jacobian, numerical_rank, singular_values  # noqa: E402
 from molrg.mixture import MoLRGDenoiser  # noqa: E402
-from molrg.training import build_denoiser  # noqa: E402
+from molrg.checkpoint import build_denoiser  # noqa: E402
 
 
 def sync(device):

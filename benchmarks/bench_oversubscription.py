@@ -31,7 +31,7 @@ def worker(steps: int) -> None:
 
     sys.path.insert(0, str(ROOT))
     from molrg.precond import edm_loss
-    from molrg.training import build_denoiser
+    from molrg.checkpoint import build_denoiser
 
     torch.set_num_threads(1)
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["molrg_unet"]

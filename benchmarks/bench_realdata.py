@@ -29,7 +29,7 @@ from molrg.estimate import Float64Denoiser, class_molrg, gaussian_model  # noqa:
 from molrg.fid import array_features, classifier_extractor, fid_from_features  # noqa: E402
 from molrg.precond import loss_fn  # noqa: E402
 from molrg.sampler import generate  # noqa: E402
-from molrg.training import build_denoiser  # noqa: E402
+from molrg.checkpoint import build_denoiser  # noqa: E402
 
 
 def timed(fn, repeat=3):

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from molrg.networks import num_parameters  # noqa: E402
 from molrg.precond import edm_loss  # noqa: E402
 from molrg.sampler import heun_sample  # noqa: E402
-from molrg.training import build_denoiser  # noqa: E402
+from molrg.checkpoint import build_denoiser  # noqa: E402
 
 PAPER = dict(width=128, channel_mult=(2, 2, 2), num_blocks=4, attn_resolutions=(16,), dropout=0.13)
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from molrg.gl_grid import csv_bool
 from molrg.metrics import STABILITY_Z
+from molrg.table_values import csv_bool
 
 REPRODUCED, NOT_REPRODUCED, NO_POWER, NOT_TESTABLE = "reproduced", "not reproduced", "no power", "not testable"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, NO_POWER, NOT_TESTABLE)
@@ -99,9 +99,6 @@ def _need(ev: Mapping, name: str, cols=()) -> pd.DataFrame:
     if lack:
         raise Missing(f"{EVIDENCE.get(name, name)} lacks column(s) {', '.join(lack)}")
     return df
-
-
-_true = csv_bool  # a boolean cell as CSV round-trips it (one definition: molrg.gl_grid)
 
 
 def _g(v, fmt=".3g") -> str:
@@ -215,7 +212,7 @@ def theory_claim(K: int, method: str):
                 if "restart_best_error" in df:
                     hit = float(np.mean(df.restart_best_error.to_numpy(float) <= df.threshold.to_numpy(float)))
                     init_txt += f" (success of the best of them by the truth, never used to select: {hit:.1%})"
-        succ = df.success.map(_true).astype(float)
+        succ = df.success.map(csv_bool).astype(float)
         cells = df.assign(s=succ).groupby(["d", "N_k"]).s.agg(["mean", "size"]).reset_index()
         above = cells.N_k >= cells.d
         if above.all() or (~above).all():
@@ -236,7 +233,7 @@ def theory_claim(K: int, method: str):
         if is_dae and ev.get(f"K{K}_closed_form") is not None:  # reported, not part of the verdict
             try:
                 cf = ev[f"K{K}_closed_form"]
-                cf = cf.assign(s=cf.success.map(_true).astype(float)).groupby(["d", "N_k"]).s.mean().reset_index()
+                cf = cf.assign(s=cf.success.map(csv_bool).astype(float)).groupby(["d", "N_k"]).s.mean().reset_index()
                 b_cf = boundaries(cf[cf.set_index(["d", "N_k"]).index.isin(cells.set_index(["d", "N_k"]).index)])
                 measured += "; boundary vs the noisy closed form's on the same cells: " + ", ".join(
                     f"d={int(d)}: {_g(b.get(d))} vs {_g(b_cf.get(d))}" for d in b)
@@ -269,14 +266,14 @@ def _pooled_fit_test(fit: pd.DataFrame, name: str) -> tuple[list[str], list[str]
     if str(rx.status) != "ok":
         fails.append(f"pooled fit in N/d_intr: status {rx.status}")
     ci = f" [{_g(rx.ci_low)}, {_g(rx.ci_high)}]"
-    fixed = " fixed" if _true(rx.get("plateau_fixed", False)) else " fitted"
+    fixed = " fixed" if csv_bool(rx.get("plateau_fixed", False)) else " fitted"
     meas = [f"N*/d_intr = {_g(rx.x_star)}{ci} (95 % bootstrap; plateau {_g(rx.plateau)}{fixed}; "
-            f"inside the data: {_true(rx.x_star_inside)})",
+            f"inside the data: {csv_bool(rx.x_star_inside)})",
             f"R^2 {_g(rx.r2)} in N/d_intr vs {_g(rn.r2)} in N; RMSE {_g(rx.rmse)} vs {_g(rn.rmse)}"]
     r2 = float(rx.r2) if pd.notna(rx.r2) else float("nan")
     if not r2 >= R2_MIN:
         fails.append(f"R^2 {_g(r2)} < {R2_MIN:g}")
-    if not _true(rx.x_star_inside):
+    if not csv_bool(rx.x_star_inside):
         fails.append("N*/d_intr outside the data (an extrapolation)")
     ratio = float(rx.rmse) / float(rn.rmse) if float(rn.rmse) > 0 else float("inf")
     meas[-1] += f" (ratio {_g(ratio)})"
@@ -642,9 +639,9 @@ def fig7(ev):
                f"{_g(r.rise_low_sigma_se, '.2g')} (p = {_g(r.p_low_sigma, '.2g')}); {int(r.num_noises)} noises")
         for m in ("gaussian", "molrg"):
             if f"{m}_u_shaped" in t2.columns:
-                txt += f"; closed-form {m}: minimum at sigma {_g(r[f'{m}_sigma_min'])}, U-shaped {_true(r[f'{m}_u_shaped'])}"
+                txt += f"; closed-form {m}: minimum at sigma {_g(r[f'{m}_sigma_min'])}, U-shaped {csv_bool(r[f'{m}_u_shaped'])}"
         parts.append(txt)
-        if not _true(r.u_testable):
+        if not csv_bool(r.u_testable):
             weak.append(f"{r.dataset}: {int(r.num_noises)} noise(s): the paired test needs >= 3")
         elif not _u_shaped(r):
             sides = [s for s, p in (("above", r.p_high_sigma), ("below", r.p_low_sigma)) if not float(p) < U_ALPHA]
@@ -674,7 +671,7 @@ def calibration_text(cal: pd.DataFrame) -> tuple[str, list]:
             parts.append(f"closed-form MoLRG (d = {td}, K d = {tkd}): reads {_g(hi.reading_mean)} at sigma "
                          f"{_g(hi.sigma)} (truth {tkd}) and {_g(lo.reading_mean)} at sigma {_g(lo.sigma)} (truth {td})")
             continue
-        m = g[g.at_minimum.map(_true)]
+        m = g[g.at_minimum.map(csv_bool)]
         if m.empty:
             continue
         m = m.iloc[0]
@@ -712,8 +709,8 @@ def table2(ev):
                     f"CI's ends (sigma {_g(r.sigma_min_ci_lo)} / {_g(r.sigma_min_ci_hi)})")
         if "d_intr_fixed" in t2.columns:
             txt += f"; at the paper's sigma {_g(r.sigma_fixed)}: {_g(r.d_intr_fixed)}"
-        parts.append(txt + f"; valid (U-shape significant) {_true(r.valid)}")
-        if not _true(r.valid):
+        parts.append(txt + f"; valid (U-shape significant) {csv_bool(r.valid)}")
+        if not csv_bool(r.valid):
             why = r.reason if isinstance(r.reason, str) and r.reason else "not valid"
             caveats.append(f"{r.dataset}: U-shape not significant ({why}): d_intr is the lowest mean rank, not a "
                            "significant minimum")
@@ -789,7 +786,7 @@ def fig5(ev):
                 f"{_g(lab['ci_random'][1])}] (Wilson 95 %); difference {_g(lab['diff'])}, SE {_g(lab['se'])}, "
                 f"z = {_g(lab['z'])}")
     caveats = []
-    if "edit_inside_train" in frac.columns and not frac.edit_inside_train.map(_true).all():
+    if "edit_inside_train" in frac.columns and not frac.edit_inside_train.map(csv_bool).all():
         caveats.append(f"edit sigma {sigma} outside the trained range (edit_inside_train False): the Jacobian there "
                        "is not the trained model's")
     if "classifier_heldout_accuracy" in frac.columns:

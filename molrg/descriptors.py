@@ -8,7 +8,8 @@
 
 Every descriptor maps x (B, C, H, W) in [-1, 1] to L2-normalised features, so similarity is the
 dot product. Without SSCD the copy threshold is calibrated like Eq. 46: the 95 % quantile of the
-max-similarity of held-out real images to the training set (``calibrate_threshold``).
+max-similarity of held-out real images to the training set (``calibrate_threshold``; the quantile
+convention is molrg.gl's). ``gl_from_features`` is GL (Eq. 21) on descriptor features.
 """
 from __future__ import annotations
 
@@ -217,16 +218,19 @@ def max_similarity(query: torch.Tensor, reference: torch.Tensor) -> torch.Tensor
     return nearest_neighbors(query, reference, metric="cosine")[0]
 
 
-def calibrate_threshold(heldout_feats: torch.Tensor, train_feats: torch.Tensor, quantile: float = 0.95) -> float:
+def calibrate_threshold(heldout_feats: torch.Tensor, train_feats: torch.Tensor,
+                        similarity_quantile: float = 0.95) -> float:
     """The copy threshold tau with P(max-sim of a fresh real image to the training set <= tau) =
-    ``quantile``: Eq. 46's 95 % rule written for similarities (a held-out real image plays the
-    role of a fresh sample from the data distribution)."""
+    ``similarity_quantile`` (= 1 - eps_quantile, molrg.gl's convention): Eq. 46's rule written for
+    similarities (a held-out real image plays the role of a fresh sample from the data distribution)."""
     s = max_similarity(heldout_feats, train_feats).double()
-    return float(torch.quantile(s, quantile))
+    return float(torch.quantile(s, similarity_quantile))
 
 
-def gl_score(generated_feats: torch.Tensor, train_feats: torch.Tensor, threshold: float) -> tuple[float, torch.Tensor]:
-    """Eq. 21 with a similarity descriptor (authors' sscd.py: 1 - mean(max_sim > threshold)).
-    Returns the score and the max-similarities."""
+def gl_from_features(generated_feats: torch.Tensor, train_feats: torch.Tensor,
+                     threshold: float) -> tuple[float, torch.Tensor]:
+    """GL (Eq. 21) of generated images from their descriptor features: 1 - the fraction whose
+    largest cosine similarity to the training features exceeds `threshold` (authors' sscd.py).
+    Returns the score and those largest similarities (M,)."""
     s = max_similarity(generated_feats, train_feats)
     return gl_from_similarities(s, threshold), s

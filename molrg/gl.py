@@ -3,13 +3,24 @@ generalisation score GL (Eq. 21). Spec §6.1, §6.2.
 
     GL = (1/M) sum_i 1[ min_j ||phi(x_hat_i) - phi(x_j)|| > eps ]           (L2, MoLRG: phi = identity)
     GL = 1 - (1/M) sum_i 1[ max_j <phi(x_hat_i), phi(x_j)> > threshold ]   (cosine, real data: SSCD, 0.6)
-    eps: P_{x ~ MoLRG}(min_j ||x - x_j|| >= eps) = 0.95, i.e. the 5 % quantile of the nearest-training-
-         point distances of fresh samples, so a perfectly generalising model scores GL ~ 0.95.
-Memorisation evidence (issue #9, `memorization_stats`): copy rate = fraction of generated samples
+
+The quantile convention, one name throughout molrg: `eps_quantile` is the lower-tail probability q of
+a fresh sample's nearest-training-point distance at eps,
+
+    P_{x ~ data}(min_j ||x - x_j|| < eps) = q      (Eq. 46: q = 0.05, config molrg_unet.eps_quantile),
+
+so eps is the q quantile of the fresh samples' distances and a perfectly generalising model scores
+GL ~ 1 - q (the plateau that molrg.sigmoid.resolve_plateau fixes). A cosine descriptor's threshold is
+the same rule written for similarities (molrg.descriptors.calibrate_threshold): its
+`similarity_quantile` is the upper quantile 1 - q (0.95) of held-out images' largest similarities.
+
+Memorisation evidence (`memorization_stats`): copy rate = fraction of generated samples
 closer than a copy threshold (default COPY_FRACTION x the median fresh-sample NN distance) to their
 nearest training point; nn_ratio = median generated NN distance / median fresh NN distance.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -72,9 +83,9 @@ def nn_distances(queries: Tensor, refs: Tensor, **kwargs) -> Tensor:
     return nearest_neighbors(queries, refs, metric="l2", **kwargs)[0]
 
 
-def epsilon_from_fresh(fresh: Tensor, train: Tensor, quantile: float = 0.05, **kwargs) -> float:
-    """Eq. 46: the `quantile` (5 %) quantile of the fresh samples' nearest-training-point distances."""
-    return float(torch.quantile(nn_distances(fresh, train, **kwargs).double(), quantile))
+def epsilon_from_fresh(fresh: Tensor, train: Tensor, eps_quantile: float = 0.05, **kwargs) -> float:
+    """Eq. 46: the eps_quantile (5 %) quantile of the fresh samples' nearest-training-point distances."""
+    return float(torch.quantile(nn_distances(fresh, train, **kwargs).double(), eps_quantile))
 
 
 def gl_from_distances(distances: Tensor, eps: float) -> float:
@@ -85,6 +96,14 @@ def gl_from_distances(distances: Tensor, eps: float) -> float:
 def gl_from_similarities(similarities: Tensor, threshold: float) -> float:
     """Eq. 21 for a cosine descriptor (authors' SSCD code): 1 - fraction with max similarity > threshold."""
     return float(1.0 - (similarities > threshold).double().mean())
+
+
+def l2_from_cosine(similarity: float) -> float:
+    """||u - v|| for unit vectors u, v with <u, v> = similarity: sqrt(2 - 2 similarity)."""
+    s = float(similarity)
+    if not -1.0 <= s <= 1.0:
+        raise ValueError(f"a cosine similarity lies in [-1, 1], got {s}")
+    return math.sqrt(max(2.0 - 2.0 * s, 0.0))
 
 
 def gl_score(generated: Tensor, train: Tensor, eps: float, **kwargs) -> float:
@@ -101,7 +120,7 @@ k >= 2; a sampler that copies training points lands far inside it."""
 
 def memorization_stats(generated: Tensor, train: Tensor, fresh: Tensor, copy_threshold: float | None = None,
                        copy_fraction: float = COPY_FRACTION, **nn_kwargs) -> dict:
-    """Copy rate and nearest-neighbour distance ratio of generated samples (issue #9 evidence).
+    """Copy rate and nearest-neighbour distance ratio of generated samples (memorisation evidence).
 
     Works on any feature vectors (identity for MoLRG, descriptor features for real images), in L2.
     generated (M, ...), train (N, ...), fresh (M', ...): fresh samples of the data distribution, not
@@ -148,7 +167,7 @@ def gl_evidence(generated: Tensor, train: Tensor, fresh: Tensor, eps_quantile: f
                 copy_fraction: float = COPY_FRACTION, **nn_kwargs) -> dict:
     """Everything one GL cell reports, from one nearest-neighbour search per sample set:
     `memorization_stats` plus eps (Eq. 46: the eps_quantile quantile of the fresh samples' NN
-    distances) and gl (Eq. 21: fraction of generated samples farther than eps from the training set)."""
+    distances, see the module docstring) and gl (Eq. 21: fraction of generated samples farther than eps from the training set)."""
     stats = memorization_stats(generated, train, fresh, copy_fraction=copy_fraction, **nn_kwargs)
     eps = float(torch.quantile(stats["fresh_nn_dist"].double(), eps_quantile))
     return {**stats, "eps": eps, "gl": gl_from_distances(stats["nn_dist"], eps)}

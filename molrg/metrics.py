@@ -93,7 +93,6 @@ def class_agreement(labels_a, labels_b) -> float:
 # stable U-Net from being flagged by noise alone, while a gap that flips sign between checkpoints
 # (a change of about twice the gap, dozens of SEs at M = 500) is always caught.
 STABILITY_Z = 3.0
-STABILITY_UNITS = ("l2", "l2sq", "class_agreement")
 
 
 def pair_gaps(unet, gaussian, molrg, y_unet=None, y_gaussian=None, y_molrg=None) -> dict:

@@ -37,8 +37,6 @@ TABLE_COLUMNS = ["K", "method", "solver", "n", "d", "N_k", "N", "trial", "error"
 #   dae                    Algorithm 1 from the default start (K = 1: random; K > 1: perturbed truth, Eq. 45 reading (a))
 #   dae_restarts           K > 1: R random starts, the one with the lowest training objective kept (no truth)
 #   dae_random             K > 1: the first of those R random starts alone (a single random start)
-CLOSED_FORM_METHODS = ("closed_form", "closed_form_noiseless")
-DAE_METHODS = ("dae", "dae_restarts", "dae_random")
 
 
 def grid_values(lo: int, hi: int, step: int) -> list[int]:

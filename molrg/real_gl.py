@@ -7,7 +7,7 @@ generated samples that are not copies; the memorisation evidence (molrg.gl.memor
 the same features: copy rate (samples closer to a training image than copy_fraction x the median
 held-out NN distance) and NN ratio (median NN distance of the samples / of the held-out images).
 
-`scores_table` puts one row per model beside its set's d_intr (molrg.gl_grid.select_d_intr, through
+`scores_table` puts one row per model beside its set's d_intr (molrg.intrinsic_dimension.select_d_intr, through
 `choose_d_intr`), N / d_intr, both measurements of d_intr (the Jacobian rank and the Levina-Bickel
 MLE) and the legend label of Fig 4 right."""
 from __future__ import annotations
@@ -16,9 +16,10 @@ import textwrap
 
 import pandas as pd
 
-from .descriptors import calibrate_threshold, embed, gl_score
+from .descriptors import calibrate_threshold, embed, gl_from_features
 from .gl import COPY_FRACTION, memorization_stats
-from .gl_grid import csv_bool, select_d_intr
+from .intrinsic_dimension import select_d_intr
+from .table_values import csv_bool
 from .sigmoid import fit_groups
 
 SCORE_COLUMNS = ["dataset", "model", "N", "seed", "gl", "copy_rate", "nn_ratio", "d_intr", "d_intr_source",
@@ -48,9 +49,9 @@ def descriptor_gl(descriptor, generated, train_subset, train, heldout, *, thresh
         threshold = calibrate_threshold(f_held, ref, quantile)
         ref_name = "this U-Net's training subset" if calibration == "per_subset" else "whole training set"
         how = f"calibrated: {quantile:.2f}-quantile of held-out max-similarity to the {ref_name}"
-    score, sims = gl_score(f_gen, f_sub, threshold)
+    score, sims = gl_from_features(f_gen, f_sub, threshold)
     # the same count for the held-out real images: about `quantile` when calibrated per subset
-    held_score = gl_score(f_held, f_sub, threshold)[0]
+    held_score = gl_from_features(f_held, f_sub, threshold)[0]
     # memorisation evidence in descriptor space (unit vectors, L2), fresh samples = held-out real images
     mem = memorization_stats(f_gen, f_sub, f_held, copy_fraction=copy_fraction)
     record = {"gl": score, "copy_rate": mem["copy_rate"], "nn_ratio": mem["nn_ratio"],
@@ -68,7 +69,7 @@ def descriptor_gl(descriptor, generated, train_subset, train, heldout, *, thresh
 def choose_d_intr(datasets, gl: dict, mle: dict, mle_source: dict, table2=None, jacobian=None) -> dict:
     """d_intr of each of `datasets` from the configured source (config realdata.gl: d_intr_source,
     d_intr_column), else the fallback realdata.gl.d_intr, whose "mle" entries are the values of
-    `mle` (from molrg.gl_grid.mle_fallbacks, labelled by `mle_source`). Returns select_d_intr's
+    `mle` (from molrg.intrinsic_dimension.mle_fallbacks, labelled by `mle_source`). Returns select_d_intr's
     {dataset: {d_intr, d_intr_source, d_intr_reason}}."""
     names = set(datasets)
     fallback = {k: (mle[k] if v == "mle" else float(v)) for k, v in gl["d_intr"].items() if k in names}

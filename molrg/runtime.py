@@ -1,9 +1,10 @@
 """Small helpers shared by the workflow scripts: logging to the rule's log file, device choice,
-seeding and thread settings. Nothing here imports Snakemake.
+seed derivation, thread settings and readable errors for corrupt weight files. Nothing here
+imports Snakemake.
 
-numpy and torch are imported inside the functions that need them: figure and table jobs import
-this module for `setup_logging` / `derive_seed` only, and torch alone costs them ~2 s of start-up
-(issue #10, "plot-only rerun under 30 s"); the workflow itself imports `derive_seed` at parse time."""
+torch is imported inside the functions that need it: figure and table jobs import this module for
+`setup_logging` / `derive_seed` only, and torch alone costs them ~2 s of start-up (a plot-only
+rerun must stay fast); the workflow itself imports `derive_seed` at parse time."""
 from __future__ import annotations
 
 import logging
@@ -110,15 +111,6 @@ def derive_seed(*parts) -> int:
 
     h = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
-
-
-def seed_everything(seed: int) -> "torch.Generator":  # noqa: F821
-    import numpy as np
-    import torch
-
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def load_torch_file(loader, path, what: str, fix: str = ""):

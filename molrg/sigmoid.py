@@ -6,8 +6,8 @@ plateau p:
     f(x) = p / (1 + exp(-a (log2 x - b))),   a > 0,  0 < p <= 1,
 
 p either fitted or fixed (config `fit.plateau`). For MoLRG a perfectly generalising model scores
-GL = 1 - eps_quantile (0.95) by construction (spec §6.2), so a plateau fixed at 1 would make
-"f = 0.95" an extrapolation. N*/d_intr (Eq. 20) is therefore read where f reaches `fraction` x p:
+GL = 1 - eps_quantile (0.95) by construction (spec §6.2; eps_quantile as in molrg.gl), so a plateau
+fixed at 1 would make "f = 0.95" an extrapolation. N*/d_intr (Eq. 20) is therefore read where f reaches `fraction` x p:
 
     f(x*) = fraction p   <=>   x* = 2^(b + ln(fraction / (1 - fraction)) / a),
 
@@ -84,8 +84,9 @@ def _parse_plateau(plateau) -> float | None:
 
 def resolve_plateau(plateau, eps_quantile=None):
     """Config `fit.plateau` -> what fit_report takes: 'fit' stays 'fit'; 'eps' becomes
-    1 - eps_quantile (the GL of a perfectly generalising model, spec §6.2; the caller passes the
-    figure's quantile, e.g. the `eps_quantile` column of molrg_gl_scores.csv); a number stays."""
+    1 - eps_quantile (the GL of a perfectly generalising model, spec §6.2; eps_quantile is the
+    lower-tail probability of molrg.gl's convention, e.g. the `eps_quantile` column of
+    molrg_gl_scores.csv); a number stays."""
     if plateau == "eps":
         if eps_quantile is None or not 0 <= float(eps_quantile) < 1:
             raise ValueError("fit.plateau: eps needs the GL eps quantile of the figure (got "

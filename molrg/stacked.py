@@ -9,13 +9,13 @@ the EMA and the nan/inf gradient guard are elementwise, so a stacked step is S s
 
 Same training as `molrg.training.train_denoiser`, by construction rather than by copy:
   * each cell's network is built as there (`build_denoiser`, `torch.manual_seed(seed)` first);
-  * each cell's mini-batches come from its own `_EpochSampler`, its sigma/noise draws from its own
+  * each cell's mini-batches come from its own `EpochSampler`, its sigma/noise draws from its own
     saved global-RNG state, drawn by calling the *same* loss function (`precond.loss_fn`) on a probe
     that records the noisy input and sigma and returns the weight lambda(sigma) by autograd; the
     cell's loss is then that weight times the squared error of the vmapped denoiser;
-  * learning rate (`learning_rate`), EMA decay (`ema_beta`), Adam settings, checkpoint format
-    helpers (`_atomic_save`, `_rng_state`) and the final model file are training.py's, so
-    `load_denoiser` reads a stacked cell's model.pt like any other.
+  * learning rate (`learning_rate`), EMA decay and update (`ema_beta`, `ema_update`), x-flips,
+    Adam settings and the gradient guard are training.py's; the checkpoint and model files are
+    molrg.checkpoint's, so `load_denoiser` reads a stacked cell's model.pt like any other.
 With dropout = 0 a stacked cell's final weights equal those of training it alone up to float
 rounding (vmapped convolutions sum in another order); with dropout > 0 the dropout masks come from
 one stack-wide generator, so a stacked cell is a statistically equivalent run, not the same one.
@@ -42,23 +42,12 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .checkpoint import (CheckpointFile, EpochSampler, build_denoiser, ema_update, rng_state, run_fingerprint,
+                         set_rng_state, write_model_file)
 from .precond import loss_fn
+from .training import (TrainConfig, disable_tf32, ema_beta, learning_rate, loss_kwargs, precond_kwargs,
+                       random_xflip, sanitize_grads)
 from .walltime import JobBudget
-from .training import (
-    FORMAT,
-    TrainConfig,
-    _EpochSampler,
-    _atomic_save,
-    stop_within_budget,
-    _fingerprint,
-    _rng_state,
-    _set_rng_state,
-    build_denoiser,
-    ema_beta,
-    learning_rate,
-    precond_kwargs,
-    sanitize_grads,
-)
 
 Tensor = torch.Tensor
 
@@ -110,7 +99,7 @@ def _stack_fingerprint(cfgs, net_kwargs, cells) -> str:
     h = hashlib.sha256()
     for cfg, cell in zip(cfgs, cells):
         h.update(cell.name.encode())
-        h.update(_fingerprint(cfg, net_kwargs, cell.data).encode())
+        h.update(run_fingerprint(cfg, net_kwargs, cell.data).encode())
     return h.hexdigest()
 
 
@@ -126,7 +115,7 @@ def train_stack(cells: list[StackCell], cfg: TrainConfig, net_kwargs: dict, *, c
                 budget=None) -> list[dict]:
     """Train every cell of `cells` (same shape (C, H, W), settings `cfg` except the seed) as one stack.
 
-    Writes each cell's EMA weights to `cell.out_path` (training.py's model format). checkpoint_path:
+    Writes each cell's EMA weights to `cell.out_path` (a molrg.checkpoint model file). checkpoint_path:
     the stack's resumable checkpoint (resumed if written by the same cells, settings and data).
     callback(step) after every step (tests use it to interrupt). budget: as in train_denoiser (the
     job's time limit or SIGTERM: checkpoint, then TimeLimitReached). Returns one summary dict per cell.
@@ -150,16 +139,11 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
     shape = shapes.pop()
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ValueError(f"training data must be (N, C, H, H), got {shape}")
-    if device.type == "cuda":  # as training.py (the authors' code disables TF32, spec §9.6)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+    disable_tf32(device)
     names = ", ".join(c.name for c in cells)
-    checkpoint_path = Path(checkpoint_path)
     net_kwargs = {**net_kwargs, "img_resolution": int(shape[1]), "in_channels": int(shape[0])}
     cfgs = [dataclasses.replace(cfg, seed=int(c.seed)) for c in cells]
-    fingerprint = _stack_fingerprint(cfgs, net_kwargs, cells)
-    pre_kwargs = precond_kwargs(cfg)
-    loss_kwargs = {"P_mean": cfg.P_mean, "P_std": cfg.P_std} if cfg.precond == "edm" else {}
+    pre_kwargs, l_kwargs = precond_kwargs(cfg), loss_kwargs(cfg)
     compute_loss = loss_fn(cfg.precond)
 
     # per cell, exactly as train_denoiser: seed, build the net, then its RNG stream and data order
@@ -167,8 +151,8 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
     for c, ccfg in zip(cells, cfgs):
         torch.manual_seed(ccfg.seed)
         models.append(build_denoiser(cfg.precond, net_kwargs, pre_kwargs).to(device).train())
-        rngs.append(_rng_state())
-        samplers.append(_EpochSampler(c.data.shape[0], seed=ccfg.seed + 1))
+        rngs.append(rng_state())
+        samplers.append(EpochSampler(c.data.shape[0], seed=ccfg.seed + 1))
     params, buffers = stack_module_state(models)  # leaves with requires_grad, shape (S, ...)
     ema = {k: v.detach().clone() for k, v in params.items()}
     opt = torch.optim.Adam(list(params.values()), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
@@ -176,24 +160,21 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
     base = copy.deepcopy(models[0]).to("meta")
     xs = [c.data.to(device=device, dtype=torch.float32) for c in cells]
     torch.manual_seed(cfgs[0].seed + 2)  # the stack-wide stream for dropout masks
-    stack_rng = _rng_state()
+    stack_rng = rng_state()
     step, resumed = 0, False
 
-    if checkpoint_path.exists():
-        ck = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if ck.get("fingerprint") == fingerprint:
-            with torch.no_grad():
-                for k in params:
-                    params[k].copy_(ck["params"][k])
-                    ema[k].copy_(ck["ema"][k])
-            opt.load_state_dict(ck["opt"])
-            for s, sd in zip(samplers, ck["samplers"]):
-                s.load_state_dict(sd)
-            rngs, stack_rng = list(ck["rngs"]), ck["stack_rng"]
-            step, resumed = int(ck["step"]), True
-            log.info("stack [%s]: resumed from %s at step %d/%d", names, checkpoint_path, step, cfg.iterations)
-        else:
-            log.info("stack [%s]: ignoring %s (written by another stack)", names, checkpoint_path)
+    ckpt = CheckpointFile(checkpoint_path, _stack_fingerprint(cfgs, net_kwargs, cells), f"stack [{names}]", log)
+    ck = ckpt.load(device, cfg.iterations)
+    if ck is not None:
+        with torch.no_grad():
+            for k in params:
+                params[k].copy_(ck["params"][k])
+                ema[k].copy_(ck["ema"][k])
+        opt.load_state_dict(ck["opt"])
+        for s, sd in zip(samplers, ck["samplers"]):
+            s.load_state_dict(sd)
+        rngs, stack_rng = list(ck["rngs"]), ck["stack_rng"]
+        step, resumed = int(ck["step"]), True
 
     def one_cell(p, b, x, sigma):
         return functional_call(base, (p, b), (x, sigma))
@@ -215,36 +196,33 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
     loss_sum, loss_count = torch.zeros(len(cells)), 0
     mean_loss = [float("nan")] * len(cells)
 
-    def checkpoint():
-        return {"fingerprint": fingerprint, "step": step, "params": {k: v.detach() for k, v in params.items()},
-                "ema": ema, "opt": opt.state_dict(), "samplers": [s.state_dict() for s in samplers],
-                "rngs": rngs, "stack_rng": stack_rng}
+    def state() -> dict:
+        return {"step": step, "params": {k: v.detach() for k, v in params.items()}, "ema": ema,
+                "opt": opt.state_dict(), "samplers": [s.state_dict() for s in samplers], "rngs": rngs,
+                "stack_rng": stack_rng}
 
     log.info("stack [%s]: time budget: %s", names, budget.describe())
-    saved_step, save_s, step_s = step, 0.0, 0.0  # last checkpoint; slowest save and step (seconds)
+    step_s = 0.0  # slowest step (seconds)
     while step < cfg.iterations:
         # before the job's time limit: room for one more step and a checkpoint save, twice over
-        stop_within_budget(budget, 2 * (step_s + save_s), step, saved_step, cfg.iterations, checkpoint,
-                           checkpoint_path, f"stack [{names}]", "no model was written", log)
+        ckpt.stop_within_budget(budget, 2 * (step_s + ckpt.save_s), step, cfg.iterations, state,
+                                "no model was written")
         t_step = time.monotonic()
         nimg = step * cfg.batch_size
         x0s, xns, sigmas, weights = [], [], [], []
         for i in range(len(cells)):
-            _set_rng_state(rngs[i])
-            x = xs[i][samplers[i].next(cfg.batch_size).to(device)]
-            if cfg.xflip > 0:
-                flip = torch.rand(x.shape[0], device=device) < cfg.xflip
-                x = torch.where(flip.reshape(-1, 1, 1, 1), x.flip(3), x)
-            xn, sg, w = draw_loss_inputs(probe, compute_loss, x, loss_kwargs)
-            rngs[i] = _rng_state()
+            set_rng_state(rngs[i])
+            x = random_xflip(xs[i][samplers[i].next(cfg.batch_size).to(device)], cfg.xflip)
+            xn, sg, w = draw_loss_inputs(probe, compute_loss, x, l_kwargs)
+            rngs[i] = rng_state()
             x0s.append(x), xns.append(xn), sigmas.append(sg), weights.append(w)
         X0, XN, SG, W = torch.stack(x0s), torch.stack(xns), torch.stack(sigmas), torch.stack(weights)
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, nimg)
 
-        _set_rng_state(stack_rng)
+        set_rng_state(stack_rng)
         D = forward(params, buffers, XN, SG)
-        stack_rng = _rng_state()
+        stack_rng = rng_state()
         per_cell = (W * ((D.float() - X0) ** 2).flatten(2).sum(2)).mean(1)  # (S,): each cell's loss
         values = per_cell.detach().cpu()
         bad = [cells[i].name for i in range(len(cells)) if not math.isfinite(float(values[i]))]
@@ -257,10 +235,7 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
         sanitize_grads(params.values())
         opt.step()
         step += 1
-        with torch.no_grad():
-            beta = ema_beta(cfg, step * cfg.batch_size)
-            for k, p in params.items():
-                ema[k].copy_(p.detach().lerp(ema[k], beta))
+        ema_update([ema[k] for k in params], params.values(), ema_beta(cfg, step * cfg.batch_size))
 
         loss_sum, loss_count = loss_sum + values, loss_count + 1
         if step % cfg.log_every == 0 or step == cfg.iterations:
@@ -271,9 +246,7 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
                      cfg.iterations, sum(mean_loss) / len(mean_loss), learning_rate(cfg, nimg), its, its * len(cells))
             t_last, step_last, loss_sum, loss_count = now, step, torch.zeros(len(cells)), 0
         if step % cfg.checkpoint_every == 0 and step < cfg.iterations:
-            t_save = time.monotonic()
-            _atomic_save(checkpoint(), checkpoint_path)
-            saved_step, save_s = step, max(save_s, time.monotonic() - t_save)
+            ckpt.save(state())
         if callback is not None:
             callback(step)
         step_s = max(step_s, time.monotonic() - t_step)
@@ -284,12 +257,12 @@ def _train_stack(cells, cfg, net_kwargs, checkpoint_path, device, autocast_bf16,
         with torch.no_grad():
             for name, p in model.named_parameters():
                 p.copy_(ema[name][i])
-        _atomic_save({"format": FORMAT, "precond": cfg.precond, "precond_kwargs": pre_kwargs,
-                      "net_kwargs": net_kwargs, "state_dict": model.state_dict(),
-                      "train_config": dataclasses.asdict(ccfg), "steps": step}, Path(c.out_path))
+        write_model_file({"precond": cfg.precond, "precond_kwargs": pre_kwargs, "net_kwargs": net_kwargs,
+                          "state_dict": model.state_dict(), "train_config": dataclasses.asdict(ccfg), "steps": step},
+                         c.out_path)
         summaries.append({"cell": c.name, "steps": step, "final_loss": mean_loss[i], "seconds": seconds,
                           "resumed": resumed, "stack_size": len(cells)})
-    if checkpoint_path.exists() and not keep_checkpoint:
-        checkpoint_path.unlink()
+    if not keep_checkpoint:
+        ckpt.remove()
     log.info("stack [%s]: wrote %d models (%d steps, %.1f s this run)", names, len(cells), step, seconds)
     return summaries

@@ -4,34 +4,31 @@
 half-life rule with ramp-up), writes a checkpoint every k steps, resumes *exactly* from it after a
 kill (net, EMA, optimiser, RNG states and the data order are all restored, so the final weights
 equal those of an uninterrupted run on the same device), stops on a non-finite loss with an error
-naming the cell, and writes the final file atomically only at the very end: a failed or killed run
-never leaves a file that looks finished.
-
-`load_denoiser(path, device)` rebuilds the EMA denoiser D(x, sigma) from that final file.
+naming the cell, and writes the model file atomically only at the very end: a failed or killed run
+never leaves a file that looks finished. The checkpoint and model files are molrg.checkpoint's
+(`molrg.checkpoint.load_denoiser` reads the model file); the settings, schedules and per-step
+pieces here are shared with molrg.stacked.
 Spec §6.3 (MoLRG settings) and §9.6 (Adam, LR warm-up, EMA, nan/inf gradient handling).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from .networks import DDPMpp
-from .precond import loss_fn, make_precond
-from .walltime import JobBudget, TimeLimitReached
+from .checkpoint import (CheckpointFile, EpochSampler, build_denoiser, ema_update, rng_state, run_fingerprint,
+                         set_rng_state, write_model_file)
+from .precond import loss_fn
+from .progress import fmt_seconds
+from .walltime import JobBudget
 
 Tensor = torch.Tensor
-FORMAT = "molrg-denoiser-v1"
 
 
 @dataclass
@@ -61,96 +58,29 @@ class TrainConfig:
 
 
 def precond_kwargs(cfg: TrainConfig) -> dict:
+    """Arguments of the preconditioning (molrg.precond.make_precond) for these settings."""
     return {"sigma_data": cfg.sigma_data} if cfg.precond == "edm" else {}
 
 
-def build_denoiser(precond: str, net_kwargs: dict, pre_kwargs: dict | None = None) -> nn.Module:
-    """D(x, sigma): a DDPM++ U-Net wrapped in EDM or VP preconditioning."""
-    return make_precond(precond, DDPMpp(**net_kwargs), **(pre_kwargs or {}))
+def loss_kwargs(cfg: TrainConfig) -> dict:
+    """Arguments of the training loss (molrg.precond.loss_fn) for these settings."""
+    return {"P_mean": cfg.P_mean, "P_std": cfg.P_std} if cfg.precond == "edm" else {}
 
 
-def _fingerprint(cfg: TrainConfig, net_kwargs: dict, data: Tensor) -> str:
-    """Identifies a run: a checkpoint is resumed only by the run that wrote it (same settings, same data)."""
-    h = hashlib.sha256()
-    h.update(json.dumps([dataclasses.asdict(cfg), net_kwargs], sort_keys=True, default=list).encode())
-    h.update(str(tuple(data.shape)).encode())
-    h.update(data.detach().cpu().contiguous().numpy().tobytes())
-    # checkpoint_every / log_every do not change the result: resuming with other values is fine
-    return h.hexdigest()
+def disable_tf32(device: torch.device) -> None:
+    """The authors' code trains without TF32 matrix products (spec §9.6)."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
-def stop_within_budget(budget, reserve_s: float, step: int, saved_step: int, iterations: int, checkpoint,
-                       checkpoint_path, label: str, outputs: str, log) -> None:
-    """The training loops' time-limit stop: when `budget` has less than `reserve_s` left, save
-    `checkpoint()` (unless step is already saved) and raise TimeLimitReached, so Snakemake's retry
-    resumes from it; otherwise return."""
-    reason = budget.exhausted(reserve_s)
-    if not reason:
-        return
-    if step > saved_step:
-        _atomic_save(checkpoint(), checkpoint_path)
-        saved_step = step
-    msg = (f"{label}: stopped at step {step}/{iterations} to stay within the job's time limit ({reason}); "
-           f"{checkpoint_path} holds step {saved_step}; {outputs}. A rerun (Snakemake's retry) resumes from "
-           "the checkpoint.")
-    log.warning("%s", msg)
-    raise TimeLimitReached(msg)
-
-
-def _atomic_save(obj, path: Path) -> None:
-    """Write to a temporary name in the same folder, then rename: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException as e:  # a full disk, a kill: never leave a partial temporary file behind
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, (OSError, RuntimeError)):  # torch.save reports ENOSPC as a RuntimeError
-            raise OSError(f"could not write {path}: {e}. Is the disk full? Free space on {path.parent} and "
-                          f"rerun; the previous {path.name}, if any, is unchanged.") from e
-        raise
-
-
-class _EpochSampler:
-    """Mini-batches from reshuffled epochs (an epoch boundary may fall inside a batch); its state is
-    (generator state, current permutation, position), so the data order survives a resume."""
-
-    def __init__(self, n: int, seed: int):
-        self.n = n
-        self.gen = torch.Generator().manual_seed(seed)
-        self.perm = torch.randperm(n, generator=self.gen)
-        self.pos = 0
-
-    def next(self, batch: int) -> Tensor:
-        out = []
-        while batch > 0:
-            if self.pos == self.n:
-                self.perm, self.pos = torch.randperm(self.n, generator=self.gen), 0
-            take = min(batch, self.n - self.pos)
-            out.append(self.perm[self.pos : self.pos + take])
-            self.pos, batch = self.pos + take, batch - take
-        return torch.cat(out)
-
-    def state_dict(self) -> dict:
-        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos}
-
-    def load_state_dict(self, sd: dict) -> None:
-        self.gen.set_state(sd["gen"])
-        self.perm, self.pos = sd["perm"].clone(), int(sd["pos"])
-
-
-def _rng_state() -> dict:
-    st = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
-def _set_rng_state(st: dict) -> None:
-    torch.set_rng_state(st["cpu"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
+def random_xflip(x: Tensor, p: float) -> Tensor:
+    """Flip each image of x (B, C, H, W) horizontally with probability p (one draw of the global RNG
+    per image; none when p = 0)."""
+    if p <= 0:
+        return x
+    flip = torch.rand(x.shape[0], device=x.device) < p
+    return torch.where(flip.reshape(-1, 1, 1, 1), x.flip(3), x)
 
 
 def learning_rate(cfg: TrainConfig, nimg: int) -> float:
@@ -208,58 +138,52 @@ def _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, 
     device = torch.device(device)
     if data.ndim != 4 or data.shape[2] != data.shape[3]:
         raise ValueError(f"cell {cell}: training data must be (N, C, H, H), got {tuple(data.shape)}")
-    if device.type == "cuda":  # the authors' code disables TF32 (spec §9.6)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+    disable_tf32(device)
 
     net_kwargs = {**net_kwargs, "img_resolution": int(data.shape[2]), "in_channels": int(data.shape[1])}
-    fingerprint = _fingerprint(cfg, net_kwargs, data)
-    pre_kwargs = precond_kwargs(cfg)
-    loss_kwargs = {"P_mean": cfg.P_mean, "P_std": cfg.P_std} if cfg.precond == "edm" else {}
+    pre_kwargs, l_kwargs = precond_kwargs(cfg), loss_kwargs(cfg)
     compute_loss = loss_fn(cfg.precond)
 
     torch.manual_seed(cfg.seed)  # initial weights, then the loss's sigma/noise draws and dropout
     model = build_denoiser(cfg.precond, net_kwargs, pre_kwargs).to(device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
-    sampler = _EpochSampler(data.shape[0], seed=cfg.seed + 1)
+    sampler = EpochSampler(data.shape[0], seed=cfg.seed + 1)
     x_all = data.to(device=device, dtype=torch.float32)
     step, resumed = 0, False
 
-    if checkpoint_path.exists():
-        ck = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if ck.get("fingerprint") == fingerprint:
-            model.load_state_dict(ck["model"])
-            ema.load_state_dict(ck["ema"])
-            opt.load_state_dict(ck["opt"])
-            sampler.load_state_dict(ck["sampler"])
-            _set_rng_state(ck["rng"])
-            step, resumed = int(ck["step"]), True
-            if monitor is not None and "monitor" in ck:
-                monitor.load_state_dict(ck["monitor"])
-            log.info("cell %s: resumed from %s at step %d/%d", cell, checkpoint_path, step, cfg.iterations)
-        else:
-            log.info("cell %s: ignoring %s (written by a run with other settings or data)", cell, checkpoint_path)
+    ckpt = CheckpointFile(checkpoint_path, run_fingerprint(cfg, net_kwargs, data), f"cell {cell or '?'}", log)
+    ck = ckpt.load(device, cfg.iterations)
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        sampler.load_state_dict(ck["sampler"])
+        set_rng_state(ck["rng"])
+        step, resumed = int(ck["step"]), True
+        if monitor is not None and "monitor" in ck:
+            monitor.load_state_dict(ck["monitor"])
+
+    def state() -> dict:  # everything an exact resume needs (the global RNG state is taken now)
+        return {"step": step, "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                "sampler": sampler.state_dict(), "rng": rng_state(),
+                **({"monitor": monitor.state_dict()} if monitor is not None else {})}
 
     log.info("cell %s: time budget: %s", cell, budget.describe())
     t_start, t_last, step_last = time.time(), time.time(), step
     loss_sum, loss_count, mean_loss = 0.0, 0, float("nan")
-    saved_step, save_s, step_s = step, 0.0, 0.0  # last checkpoint; slowest save and step (seconds)
+    step_s = 0.0  # slowest step (seconds)
     while step < cfg.iterations:
         # before the job's time limit: room for one more step and a checkpoint save, twice over
-        stop_within_budget(budget, 2 * (step_s + save_s), step, saved_step, cfg.iterations,
-                           lambda: _checkpoint(fingerprint, step, model, ema, opt, sampler, monitor),
-                           checkpoint_path, f"cell {cell or '?'}", f"no model was written to {out_path}", log)
+        ckpt.stop_within_budget(budget, 2 * (step_s + ckpt.save_s), step, cfg.iterations, state,
+                                f"no model was written to {out_path}")
         t_step = time.monotonic()
         nimg = step * cfg.batch_size
-        x = x_all[sampler.next(cfg.batch_size).to(device)]
-        if cfg.xflip > 0:
-            flip = torch.rand(x.shape[0], device=device) < cfg.xflip
-            x = torch.where(flip.reshape(-1, 1, 1, 1), x.flip(3), x)
+        x = random_xflip(x_all[sampler.next(cfg.batch_size).to(device)], cfg.xflip)
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, nimg)
 
-        loss = compute_loss(model, x, **loss_kwargs)
+        loss = compute_loss(model, x, **l_kwargs)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise FloatingPointError(
@@ -270,10 +194,7 @@ def _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, 
         sanitize_grads(model.parameters())
         opt.step()
         step += 1
-        with torch.no_grad():
-            beta = ema_beta(cfg, step * cfg.batch_size)
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
-                p_ema.copy_(p.detach().lerp(p_ema, beta))
+        ema_update(ema.parameters(), model.parameters(), ema_beta(cfg, step * cfg.batch_size))
 
         loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
         if step % cfg.log_every == 0 or step == cfg.iterations:
@@ -282,15 +203,13 @@ def _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, 
             mean_loss = loss_sum / loss_count
             eta = (cfg.iterations - step) / max(its, 1e-9)
             log.info("cell %s: step %d/%d loss %.4f lr %.2e %.2f it/s ETA %s", cell, step, cfg.iterations,
-                     mean_loss, learning_rate(cfg, nimg), its, _fmt_seconds(eta))
+                     mean_loss, learning_rate(cfg, nimg), its, fmt_seconds(eta))
             t_last, step_last, loss_sum, loss_count = now, step, 0.0, 0
         stop = False
         if monitor is not None and (step % monitor.every == 0 or step == cfg.iterations):
             stop = bool(monitor(step, ema, device))
         if step % cfg.checkpoint_every == 0 and step < cfg.iterations and not stop:
-            t_save = time.monotonic()
-            _atomic_save(_checkpoint(fingerprint, step, model, ema, opt, sampler, monitor), checkpoint_path)
-            saved_step, save_s = step, max(save_s, time.monotonic() - t_save)
+            ckpt.save(state())
         if callback is not None:
             callback(step)
         step_s = max(step_s, time.monotonic() - t_step)
@@ -298,40 +217,11 @@ def _train(data, cfg, net_kwargs, out_path, checkpoint_path, device, cell, log, 
             log.info("cell %s: monitor stopped training at step %d/%d", cell, step, cfg.iterations)
             break
 
-    _atomic_save({"format": FORMAT, "precond": cfg.precond, "precond_kwargs": pre_kwargs,
-                  "net_kwargs": net_kwargs, "state_dict": ema.state_dict(),
-                  "train_config": dataclasses.asdict(cfg), "steps": step}, out_path)
-    if checkpoint_path.exists() and not keep_checkpoint:
-        checkpoint_path.unlink()
+    write_model_file({"precond": cfg.precond, "precond_kwargs": pre_kwargs, "net_kwargs": net_kwargs,
+                      "state_dict": ema.state_dict(), "train_config": dataclasses.asdict(cfg), "steps": step}, out_path)
+    if not keep_checkpoint:
+        ckpt.remove()
     seconds = time.time() - t_start
     log.info("cell %s: wrote %s (%d steps, %.1f s this run)", cell, out_path, step, seconds)
     return {"steps": step, "final_loss": mean_loss, "seconds": seconds, "resumed": resumed,
             "stopped_early": step < cfg.iterations}
-
-
-def _checkpoint(fingerprint, step, model, ema, opt, sampler, monitor) -> dict:
-    """Everything an exact resume needs (the global RNG state is taken now)."""
-    return {"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "ema": ema.state_dict(),
-            "opt": opt.state_dict(), "sampler": sampler.state_dict(), "rng": _rng_state(),
-            **({"monitor": monitor.state_dict()} if monitor is not None else {})}
-
-
-def _fmt_seconds(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-def load_denoiser(path, device="cpu") -> nn.Module:
-    """The EMA denoiser D(x, sigma) saved by `train_denoiser`, in eval mode, weights frozen."""
-    from molrg.runtime import load_torch_file
-
-    ck = load_torch_file(
-        lambda p: torch.load(p, map_location=torch.device(device), weights_only=True), path,
-        "a model file written by molrg.training",
-        "Delete it and rerun the training rule that makes it, or point the config at the right file.",
-    )
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a model file written by molrg.training (format {ck.get('format') if isinstance(ck, dict) else type(ck).__name__!r})")
-    model = build_denoiser(ck["precond"], ck["net_kwargs"], ck["precond_kwargs"])
-    model.load_state_dict(ck["state_dict"])
-    return model.to(device).eval().requires_grad_(False)

@@ -3,10 +3,9 @@ with an error naming the file, what it should be and which config key to check, 
 internal message."""
 import pytest
 
+from molrg.checkpoint import load_checkpoint_denoiser, load_denoiser
 from molrg.descriptors import load_sscd
-from molrg.editing import load_checkpoint_denoiser
 from molrg.fid import inception_extractor
-from molrg.training import load_denoiser
 
 LOADERS = {
     "trained model": (lambda p: load_denoiser(p), "molrg.training"),

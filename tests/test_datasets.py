@@ -302,7 +302,7 @@ def test_subset_is_nested_prefix():
 
 
 def test_pca_projection_has_dimension_k_and_held_out_uses_the_train_basis(tmp_path):
-    from molrg.gl_grid import mle_intrinsic_dimension
+    from molrg.intrinsic_dimension import mle_intrinsic_dimension
 
     spec = {"format": "digits", "path": None, "resolution": 8, "channels": 1, "max_train": None, "heldout": 297}
     man = ds.prepare_to_files("digits", spec, 0, tmp_path / "s_train.npz", tmp_path / "s_held.npz",

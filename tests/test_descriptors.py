@@ -22,7 +22,7 @@ def test_pixel_descriptor_is_brightness_and_contrast_invariant():
     assert float(fa @ fb.T) < 0.1
 
 
-def test_threshold_calibration_and_gl_score():
+def test_threshold_calibration_and_gl_from_features():
     g = torch.Generator().manual_seed(0)
     train = torch.nn.functional.normalize(torch.randn(200, 16, generator=g), dim=1)
     held = torch.nn.functional.normalize(torch.randn(400, 16, generator=g), dim=1)
@@ -31,13 +31,13 @@ def test_threshold_calibration_and_gl_score():
     assert float((sims <= tau).double().mean()) == pytest.approx(0.95, abs=0.01)
     # copies of training images are all caught, fresh samples score about 0.95
     copies = train[:50] + 1e-4 * torch.randn(50, 16, generator=g)
-    score, s = de.gl_score(torch.nn.functional.normalize(copies, dim=1), train, tau)
+    score, s = de.gl_from_features(torch.nn.functional.normalize(copies, dim=1), train, tau)
     assert score == 0.0 and torch.all(s > 0.99)
     fresh = torch.nn.functional.normalize(torch.randn(2000, 16, generator=g), dim=1)
-    score, _ = de.gl_score(fresh, train, tau)
+    score, _ = de.gl_from_features(fresh, train, tau)
     assert 0.92 < score < 0.98
     half = torch.cat([copies, fresh[:50]])
-    score, _ = de.gl_score(torch.nn.functional.normalize(half, dim=1), train, tau)
+    score, _ = de.gl_from_features(torch.nn.functional.normalize(half, dim=1), train, tau)
     assert 0.4 < score <= 0.5
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from molrg.training import TrainConfig, _atomic_save, train_denoiser
+from molrg.checkpoint import atomic_save
+from molrg.training import TrainConfig, train_denoiser
 
 NET = dict(width=8, channel_mult=(1, 1), num_blocks=1, attn_resolutions=(), dropout=0.0)
 # with NET on 3x4x4 data: model.pt ~ 120 KB, checkpoint.pt ~ 510 KB (params, EMA, Adam moments)
@@ -42,10 +43,10 @@ def _files(root: Path) -> list[str]:
 
 def test_atomic_save_on_a_full_disk_names_the_file_and_keeps_the_old_one(small_disk):
     target = small_disk / "cell" / "checkpoint.pt"
-    _atomic_save({"step": 1}, target)  # a small, complete previous checkpoint
+    atomic_save({"step": 1}, target)  # a small, complete previous checkpoint
     before = target.read_bytes()
     with pytest.raises(OSError, match="could not write .*checkpoint.pt") as err:
-        _atomic_save({"w": torch.zeros(200_000)}, target)  # 800 KB into 256 KiB
+        atomic_save({"w": torch.zeros(200_000)}, target)  # 800 KB into 256 KiB
     assert str(target) in str(err.value)
     assert _files(small_disk) == ["cell/checkpoint.pt"], "a partial temporary file was left behind"
     assert target.read_bytes() == before

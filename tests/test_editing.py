@@ -8,20 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
+from molrg.checkpoint import VPEpsilonDenoiser, ddpm_linear_sigmas, is_torchscript, load_checkpoint_denoiser
 from molrg.editing import (
-    VPEpsilonDenoiser,
     ddim_generate,
     ddim_invert,
     ddim_sigmas,
-    ddpm_linear_sigmas,
     edit_distances,
     edit_grid,
     edit_scale,
     edit_starts,
     generate_batched,
-    is_torchscript,
     leading_singular_vectors,
-    load_checkpoint_denoiser,
     random_unit_direction,
     random_unit_directions,
     vp_sigma,

@@ -1,10 +1,12 @@
 """Chunked nearest neighbours, eps (Eq. 46) and the GL score (Eq. 21) on constructed cases."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from molrg.gl import (epsilon_from_fresh, gl_from_similarities, gl_score, nearest_neighbors,
+from molrg.gl import (epsilon_from_fresh, gl_from_similarities, gl_score, l2_from_cosine, nearest_neighbors,
                       nn_distances)
 from molrg.mixture import orthogonal_bases, sample, standard_molrg
 
@@ -52,7 +54,7 @@ def test_fresh_samples_score_the_eps_quantile_plateau():
     model, train, g = _molrg(100)
     M = 4000
     fresh, _ = sample(model, M, g)
-    eps = epsilon_from_fresh(fresh, train, quantile=0.05)
+    eps = epsilon_from_fresh(fresh, train, eps_quantile=0.05)
     generated, _ = sample(model, M, g)
     gl = gl_score(generated, train, eps)
     # binomial error of GL plus that of the empirical quantile: each sqrt(0.95 * 0.05 / M) ~ 0.0034
@@ -130,5 +132,15 @@ def test_gl_evidence_agrees_with_the_separate_functions():
     fresh, _ = sample(model, 1000, g)
     gen, _ = sample(model, 500, g)
     ev = gl_evidence(gen, train, fresh, eps_quantile=0.05)
-    eps = epsilon_from_fresh(fresh, train, quantile=0.05)
+    eps = epsilon_from_fresh(fresh, train, eps_quantile=0.05)
     assert ev["eps"] == pytest.approx(eps) and ev["gl"] == gl_score(gen, train, eps)
+
+
+def test_l2_from_cosine():
+    assert l2_from_cosine(1.0) == 0.0
+    assert l2_from_cosine(0.0) == pytest.approx(math.sqrt(2))
+    assert l2_from_cosine(0.6) == pytest.approx(math.sqrt(0.8))  # spec §6.1: SSCD's 0.6 <-> eps ~ 0.894
+    u, v = [0.6, 0.8], [1.0, 0.0]
+    assert l2_from_cosine(0.6) == pytest.approx(math.dist(u, v))
+    with pytest.raises(ValueError):
+        l2_from_cosine(1.5)

@@ -8,8 +8,9 @@ import dataclasses
 import pytest
 import torch
 
+from molrg.checkpoint import load_denoiser
 from molrg.stacked import StackCell, train_stack
-from molrg.training import TrainConfig, load_denoiser, train_denoiser
+from molrg.training import TrainConfig, train_denoiser
 
 NET = dict(width=8, channel_mult=(1, 1), num_blocks=1, attn_resolutions=(), dropout=0.0)
 CFG = TrainConfig(iterations=6, batch_size=8, checkpoint_every=3, log_every=3, lr=2e-3)

@@ -13,7 +13,8 @@ from molrg.config_checks import ConfigError, _molrg_unet
 from molrg.mixture import orthogonal_bases, sample_balanced
 from molrg.networks import vectors_to_images
 from molrg.precond import edm_loss
-from molrg.training import TrainConfig, build_denoiser, ema_beta, learning_rate, load_denoiser, train_denoiser
+from molrg.checkpoint import build_denoiser, load_denoiser
+from molrg.training import TrainConfig, ema_beta, learning_rate, train_denoiser
 
 
 NET = {"width": 8, "channel_mult": (1, 1), "num_blocks": 1, "attn_resolutions": (), "dropout": 0.1}

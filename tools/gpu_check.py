@@ -121,7 +121,8 @@ def child_train(args) -> None:
     """Runs in a child process: one training job (optionally hanging after its first checkpoint,
     so that the parent can SIGKILL it there), then a few samples from the final model."""
     from molrg.sampler import generate
-    from molrg.training import TrainConfig, load_denoiser, train_denoiser
+    from molrg.checkpoint import load_denoiser
+    from molrg.training import TrainConfig, train_denoiser
 
     if args.deterministic:
         torch.use_deterministic_algorithms(True)
@@ -253,7 +254,7 @@ def _stack_rate(net, shape, batch, device, seconds, n_cells, **accel) -> float:
 def _sample_rate(net, shape, precond, device, num, batch) -> float:
     """images/s of the 18-step Heun sampler (35 network evaluations per image)."""
     from molrg.sampler import generate
-    from molrg.training import build_denoiser
+    from molrg.checkpoint import build_denoiser
 
     full = {**net, "img_resolution": shape[1], "in_channels": shape[0]}
     model = build_denoiser(precond, full, {"sigma_data": 0.5} if precond == "edm" else {}).to(device).eval()
@@ -267,7 +268,7 @@ def _sample_rate(net, shape, precond, device, num, batch) -> float:
 
 def _jacobian_seconds(net, shape, device, chunk) -> tuple[float, int]:
     from molrg.jacobian import jacobian, numerical_rank, singular_values
-    from molrg.training import build_denoiser
+    from molrg.checkpoint import build_denoiser
 
     full = {**net, "img_resolution": shape[1], "in_channels": shape[0]}
     model = build_denoiser("edm", full, {"sigma_data": 0.5}).to(device).eval().requires_grad_(False)

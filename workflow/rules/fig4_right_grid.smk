@@ -4,7 +4,7 @@
 # cell's training, samples and GL evaluation are in group train_real (one SLURM job, several
 # cells). Shared names: reference.smk; tables and figures: fig4_right.smk. Notes: docs/realdata.md.
 from molrg.cells import Cell
-from molrg.gl_grid import iterations_for_N
+from molrg.training_length import iterations_for_N
 
 # the GL settings the evaluation of one cell reads
 RD_GL_EVAL = {
@@ -20,7 +20,7 @@ RD_GL_CLASSIFIER = (
 
 rule realdata_gl_train:
     """One U-Net of the real-data GL grid: VP preconditioning, trained on the first N images for
-    the steps of realdata.gl.iterations_rule (molrg.gl_grid.iterations_for_N)."""
+    the steps of realdata.gl.iterations_rule (molrg.training_length.iterations_for_N)."""
     input:
         train="results/data/{dataset}/train.npz",
         external=ancient("results/realdata/external_files.json"),

@@ -14,7 +14,7 @@ import torch
 from molrg.descriptors import load_classifier
 from molrg.edit_stats import edit_table, summarise
 from molrg.edit_experiment import edit_experiment, edit_labels, figure_arrays, load_edit_image, select_images
-from molrg.editing import checkpoint_train_config, load_checkpoint_denoiser
+from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
 from molrg.jacobian import trained_sigma_range
 from molrg.provenance import save_table
 from molrg.runtime import select_device, set_threads, setup_logging

@@ -6,7 +6,7 @@ import pandas as pd
 import torch
 
 from molrg.cells import parse_cell
-from molrg.editing import load_checkpoint_denoiser
+from molrg.checkpoint import load_checkpoint_denoiser
 from molrg.jacobian import energy_fraction, rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, standard_molrg
 from molrg.provenance import save_table

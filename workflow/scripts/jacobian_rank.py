@@ -8,7 +8,7 @@ import json
 import numpy as np
 import torch
 
-from molrg.editing import load_checkpoint_denoiser
+from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
 from molrg.estimate import load_model
 from molrg.jacobian import rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser
@@ -26,7 +26,7 @@ with open(inp.manifest) as f:
     shape = [int(s) for s in json.load(f)["shape"]]  # (C, H, W) of the dataset's images
 model = load_checkpoint_denoiser(inp.model, device)
 # the noise distribution the U-Net was trained with (molrg.training stores its TrainConfig)
-train_config = torch.load(inp.model, map_location="cpu", weights_only=True).get("train_config") or {}
+train_config = checkpoint_train_config(inp.model) or {}
 
 others = {}
 for name in p.closed_form_models:  # closed-form denoisers of the same data, in float64

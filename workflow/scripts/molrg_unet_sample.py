@@ -3,9 +3,9 @@ float32 images (no clipping, no quantisation)."""
 import numpy as np
 import torch
 
+from molrg.checkpoint import load_denoiser
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.sampler import generate
-from molrg.training import load_denoiser
 
 p, wc = snakemake.params, snakemake.wildcards
 log = setup_logging(snakemake.log[0])

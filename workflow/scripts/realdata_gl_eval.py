@@ -12,13 +12,13 @@ import json
 import numpy as np
 import torch
 
+from molrg.checkpoint import load_denoiser
 from molrg.datasets import load_prepared, save_npz, subset
 from molrg.descriptors import build_descriptor
 from molrg.empirical import EmpiricalDenoiser
 from molrg.real_gl import descriptor_gl
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.sampler import generate
-from molrg.training import load_denoiser
 
 log = setup_logging(snakemake.log[0], "realdata_gl_eval")
 set_threads(snakemake.threads)

@@ -1,14 +1,14 @@
 """Rule realdata_gl_jacobian: the intrinsic dimension of a Fig 4 right set measured on its own
 largest-N (generalising) GL U-Net: the numerical rank (Eq. 51) of dD/dx along the deterministic Heun
 trajectories of `num_noises` seeded latents (molrg.jacobian.rank_along_trajectory), the mean rank per
-step, its minimum and whether that minimum is significant (molrg.gl_grid.jacobian_d_intr)."""
+step, its minimum and whether that minimum is significant (molrg.intrinsic_dimension.jacobian_d_intr)."""
 import json
 
 import numpy as np
 import torch
 
-from molrg.editing import load_checkpoint_denoiser
-from molrg.gl_grid import jacobian_d_intr
+from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
+from molrg.intrinsic_dimension import jacobian_d_intr
 from molrg.jacobian import rank_along_trajectory, trained_sigma_range
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 
@@ -19,7 +19,7 @@ device = select_device(p.device)
 with open(snakemake.input.manifest) as f:  # noqa: F821
     shape = [int(s) for s in json.load(f)["shape"]]
 D = load_checkpoint_denoiser(snakemake.input.model, device)  # noqa: F821
-train_config = torch.load(snakemake.input.model, map_location="cpu", weights_only=True).get("train_config") or {}
+train_config = checkpoint_train_config(snakemake.input.model) or {}
 lo, hi = trained_sigma_range(train_config)
 jac, s = p.jacobian, p.sampler
 z = torch.stack([torch.randn(*shape, generator=torch.Generator().manual_seed(

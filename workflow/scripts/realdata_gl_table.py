@@ -3,14 +3,14 @@ N / d_intr, copy rate and NN ratio, and the sigmoid fits (Eq. 47) of GL against 
 against N, pooled over the datasets (scope = all) and per dataset, on the U-Net rows only
 (molrg.real_gl). d_intr comes from the configured source (the Jacobian rank of each set's largest-N
 GL U-Net where its minimum is significant, or Table 2 where its row is valid) else from the fallback
-(e.g. the MLE); the table records the source and the reason (molrg.gl_grid.select_d_intr), with the
+(e.g. the MLE); the table records the source and the reason (molrg.intrinsic_dimension.select_d_intr), with the
 Jacobian value and the MLE of every set beside it."""
 import json
 
 import numpy as np
 import pandas as pd
 
-from molrg.gl_grid import mle_fallbacks
+from molrg.intrinsic_dimension import mle_fallbacks
 from molrg.provenance import save_table
 from molrg.real_gl import choose_d_intr, fit_table, reported_jacobian, scores_table
 from molrg.runtime import setup_logging

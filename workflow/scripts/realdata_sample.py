@@ -6,11 +6,11 @@ import json
 import numpy as np
 import torch
 
+from molrg.checkpoint import load_denoiser
 from molrg.datasets import save_npz
 from molrg.estimate import Float64Denoiser, load_model
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.sampler import generate
-from molrg.training import load_denoiser
 
 log = setup_logging(snakemake.log[0], "realdata_sample")
 set_threads(snakemake.threads)

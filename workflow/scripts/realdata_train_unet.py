@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from molrg.cells import Cell, split_unet
+from molrg.checkpoint import read_model_file, write_model_file
 from molrg.datasets import load_prepared, subset
 from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
 from molrg.training import TrainConfig, train_denoiser
@@ -42,13 +43,13 @@ summary = train_denoiser(torch.from_numpy(x), cfg, net_kwargs, snakemake.output.
                          budget=JobBudget.from_environment(request_min=snakemake.resources.runtime))
 log.info("cell %s: %s", cell, summary)
 if monitor is not None:
-    final = torch.load(snakemake.output.model, map_location="cpu", weights_only=True)
+    final = read_model_file(snakemake.output.model)
     kept = monitor.kept_checkpoints(summary["steps"])
     back = [getattr(snakemake.output, name) for name in p.back]
     if len(kept) != len(back):
         raise RuntimeError(f"{len(kept)} kept checkpoints for {len(back)} outputs {p.back}")
     for path, (step, weights) in zip(back, kept):
-        torch.save({**final, "state_dict": weights, "steps": step}, path)
+        write_model_file({**final, "state_dict": weights, "steps": step}, path)
         log.info("cell %s: EMA weights of step %d -> %s", cell, step, path)
     out = {"dataset": w.dataset, "criterion": monitor.criterion(), "value": monitor.improvement(),
            "threshold": monitor.threshold, "converged": monitor.converged(), "steps": summary["steps"],

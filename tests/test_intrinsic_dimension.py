@@ -1,44 +1,10 @@
-"""molrg.gl_grid: the steps-per-N rule, d_intr selection (Jacobian / Table 2 validity, fallbacks), the Jacobian
-d_intr of a GL U-Net, cosine -> L2."""
-import math
-
+"""molrg.intrinsic_dimension: d_intr selection (Jacobian / Table 2 validity, fallbacks), the Jacobian d_intr of
+a GL U-Net, the Levina-Bickel MLE."""
+import numpy as np
 import pandas as pd
 import pytest
 
-import numpy as np
-
-from molrg.gl_grid import iterations_for_N, l2_from_cosine, mle_fallbacks, mle_intrinsic_dimension, select_d_intr
-
-
-def test_iterations_constant_without_rule():
-    # power 0 / no N_ref: the paper's protocol, the same length for every N
-    assert [iterations_for_N(N, 3000) for N in (4, 64, 4096)] == [3000, 3000, 3000]
-    assert [iterations_for_N(N, 3000, N_ref=16, power=0.0, min_iterations=10) for N in (4, 1024)] == [3000, 3000]
-
-
-def test_iterations_rule_values_monotone_and_floor():
-    steps = [iterations_for_N(N, 3200, N_ref=16, power=0.5, min_iterations=500) for N in (4, 16, 64, 256, 1024, 4096)]
-    # N <= N_ref: full length; then 3200 * (16/N)^0.5 = 1600, 800; then the floor 500
-    assert steps == [3200, 3200, 1600, 800, 500, 500]
-    assert all(a >= b for a, b in zip(steps, steps[1:]))
-    assert iterations_for_N(64, 3200, N_ref=16, power=1.0) == 3200  # no floor given: the floor is the full length
-
-
-@pytest.mark.parametrize("kwargs", [dict(power=-1.0, N_ref=4), dict(N_ref=4, power=1.0, min_iterations=0),
-                                    dict(N_ref=4, power=1.0, min_iterations=5000)])
-def test_iterations_rule_bad_settings(kwargs):
-    with pytest.raises(ValueError, match="realdata"):
-        iterations_for_N(64, 3000, **kwargs)
-
-
-def test_l2_from_cosine():
-    assert l2_from_cosine(1.0) == 0.0
-    assert l2_from_cosine(0.0) == pytest.approx(math.sqrt(2))
-    assert l2_from_cosine(0.6) == pytest.approx(math.sqrt(0.8))  # spec §6.1: SSCD's 0.6 <-> eps ~ 0.894
-    u, v = [0.6, 0.8], [1.0, 0.0]
-    assert l2_from_cosine(0.6) == pytest.approx(math.dist(u, v))
-    with pytest.raises(ValueError):
-        l2_from_cosine(1.5)
+from molrg.intrinsic_dimension import jacobian_d_intr, mle_fallbacks, mle_intrinsic_dimension, select_d_intr
 
 
 FALLBACK = {"a": 11.0, "b": 22.0}
@@ -109,23 +75,19 @@ def test_mle_fallback_is_computed_and_labelled():
 
 
 def test_d_intr_jacobian_source_significant_or_fallback():
-    from molrg.gl_grid import select_d_intr as sel
-
     jac = {"a": {"d_intr": 3.5, "significant": True, "reason": ""},
            "b": {"d_intr": 60.0, "significant": False, "reason": "no interior minimum: the lowest mean rank ..."}}
-    out = sel(["a", "b", "c"], "jacobian", {"a": 9.0, "b": 2.0, "c": 4.0}, jacobian=jac,
+    out = select_d_intr(["a", "b", "c"], "jacobian", {"a": 9.0, "b": 2.0, "c": 4.0}, jacobian=jac,
               fallback_source={"b": "mle:levina_bickel(k=20, n=5000)"})
     assert out["a"] == {"d_intr": 3.5, "d_intr_source": "jacobian:gl_unet_min", "d_intr_reason": ""}
     assert out["b"]["d_intr"] == 2.0 and out["b"]["d_intr_source"].startswith("mle:")
     assert out["b"]["d_intr_reason"].startswith("Jacobian rank curve has no significant minimum: no interior")
     assert out["c"]["d_intr"] == 4.0 and out["c"]["d_intr_reason"] == "no Jacobian rank measured for c"
     with pytest.raises(ValueError, match="'jacobian', 'table2' or 'config'"):
-        sel(["a"], "rank", {"a": 1.0})
+        select_d_intr(["a"], "rank", {"a": 1.0})
 
 
 def test_jacobian_d_intr_significance():
-    from molrg.gl_grid import jacobian_d_intr
-
     sig = np.geomspace(80, 0.002, 8)
     u = np.array([[20, 12, 6, 4, 5, 30, 60, 64], [22, 10, 6, 4, 7, 28, 62, 64]], float)  # a U with its bottom at 4
     r = jacobian_d_intr(sig, u, 0.01, 100.0, min_rise=1.0)

@@ -1,12 +1,12 @@
-"""Small pure helpers of the real-data GL grid (Fig 4 right, spec §6.1, §6.4, §6.5; issue #9.5).
+"""The intrinsic dimension d_intr of a real data set, for Fig 4 right's N / d_intr (spec §6.1, §6.4, §6.5).
 
-* ``iterations_for_N``: the training length of the U-Net on N images (a steps-per-N rule);
-* ``select_d_intr``: d_intr per dataset from Table 2 where its validity check passed, otherwise
-  the config fallback, with the source and the reason recorded;
-* ``mle_intrinsic_dimension``: the Levina-Bickel maximum-likelihood estimate of the intrinsic
-  dimension (the documented source of the config fallback values);
-* ``l2_from_cosine``: the L2 distance between unit vectors with a given cosine similarity (the
-  GL copy threshold of a cosine descriptor, written as a distance).
+* ``select_d_intr``: d_intr per dataset from the chosen source (the set's own GL U-Net's Jacobian
+  rank, or Table 2) where its validity check passed, otherwise the config fallback, with the
+  source and the reason recorded;
+* ``jacobian_d_intr``: d_intr of a set from the Jacobian ranks of one of its U-Nets, with whether
+  the minimum is significant;
+* ``mle_intrinsic_dimension``, ``mle_fallbacks``: the Levina-Bickel maximum-likelihood estimate
+  (the computed config fallback "mle").
 """
 from __future__ import annotations
 
@@ -14,47 +14,7 @@ import math
 
 import numpy as np
 
-
-def iterations_for_N(N: int, iterations: int, N_ref: int | None = None, power: float = 0.0,
-                     min_iterations: int | None = None) -> int:
-    """Training steps of the U-Net of the GL grid trained on N images.
-
-        steps(N) = iterations                                         N <= N_ref (or no rule)
-        steps(N) = max(min_iterations, round(iterations (N_ref / N)^power))   N > N_ref
-
-    power = 0 (or N_ref None) is the paper's protocol: the same length for every N. A positive power
-    spends more steps where a model must converge to memorise (small N) and fewer at large N; the
-    floor keeps every model trained. Raises ValueError on settings that make no sense."""
-    N, iterations = int(N), int(iterations)
-    if N < 1 or iterations < 1:
-        raise ValueError(f"N and iterations must be >= 1, got N = {N}, iterations = {iterations}")
-    if power < 0:
-        raise ValueError(f"realdata.gl.iterations_rule.power must be >= 0, got {power}")
-    if N_ref is None or power == 0 or N <= int(N_ref):
-        return iterations
-    floor = iterations if min_iterations is None else int(min_iterations)
-    if not 1 <= floor <= iterations:
-        raise ValueError(f"realdata.gl.iterations_rule.min_iterations = {min_iterations} must lie in "
-                         f"[1, realdata.gl_unet.iterations = {iterations}]")
-    return max(floor, int(round(iterations * (int(N_ref) / N) ** power)))
-
-
-def l2_from_cosine(similarity: float) -> float:
-    """||u - v|| for unit vectors u, v with <u, v> = similarity: sqrt(2 - 2 similarity)."""
-    s = float(similarity)
-    if not -1.0 <= s <= 1.0:
-        raise ValueError(f"a cosine similarity lies in [-1, 1], got {s}")
-    return math.sqrt(max(2.0 - 2.0 * s, 0.0))
-
-
-def csv_bool(v) -> bool:
-    """A CSV bool: True/False, 'True'/'true'/'1', numbers."""
-    if isinstance(v, str):
-        return v.strip().lower() in ("true", "1", "yes")
-    try:
-        return bool(v) and not (isinstance(v, float) and math.isnan(v))
-    except (TypeError, ValueError):
-        return False
+from .table_values import csv_bool, csv_float
 
 
 MLE = "mle"  # a realdata.gl.d_intr fallback that is computed: mle_intrinsic_dimension of the training images
@@ -73,7 +33,7 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
         or not valid. An entry "mle" must have been replaced by its number (``mle_fallbacks``) and
         its origin given in fallback_source ({dataset: label}, default 'config:realdata.gl.d_intr').
     table2: a pandas DataFrame of results/tables/table2_intrinsic_dimension.csv (column `dataset`,
-        the d_intr `column`, and `valid` / `reason` from issue #9's validity check), or None.
+        the d_intr `column`, and `valid` / `reason` of its validity check), or None.
 
     A missing fallback is an error only where it is needed (the message names the reason).
     Table 2's value is used only where the row exists, has valid = True and a finite d_intr > 0;
@@ -93,7 +53,7 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
             reason = "realdata.gl.d_intr_source = config"
         elif source == "jacobian":
             j = (jacobian or {}).get(name)
-            v = pd_float(j.get("d_intr")) if j else float("nan")
+            v = csv_float(j.get("d_intr")) if j else float("nan")
             if j is None:
                 reason = f"no Jacobian rank measured for {name}"
             elif not csv_bool(j.get("significant")):
@@ -116,7 +76,7 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
         elif column not in table2.columns:
             reason = f"Table 2 has no column {column}"
         else:
-            v = pd_float(rows[name][column])
+            v = csv_float(rows[name][column])
             if not (np.isfinite(v) and v > 0):
                 reason = f"Table 2's {column} = {rows[name][column]!r} is not a positive number"
             else:
@@ -124,19 +84,11 @@ def select_d_intr(datasets, source: str, fallback: dict, table2=None, column: st
                 continue
         if name not in fallback:
             raise ValueError(f"d_intr of {name}: {reason}, and realdata.gl.d_intr has no fallback value for it: "
-                             f"add realdata.gl.d_intr.{name} (e.g. molrg.gl_grid.mle_intrinsic_dimension of its "
+                             f"add realdata.gl.d_intr.{name} (e.g. molrg.intrinsic_dimension.mle_intrinsic_dimension of its "
                              "training images) or make the chosen source's value valid")
         src = (fallback_source or {}).get(name, "config:realdata.gl.d_intr")
         out[name] = {"d_intr": float(fallback[name]), "d_intr_source": src, "d_intr_reason": reason}
     return out
-
-
-def pd_float(v) -> float:
-    """float(v), NaN where v is not a number."""
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def mle_fallbacks(fallback: dict, load_images) -> tuple[dict, dict]:
