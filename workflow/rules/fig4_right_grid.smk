@@ -20,7 +20,8 @@ RD_GL_CLASSIFIER = (
 
 rule realdata_gl_train:
     """One U-Net of the real-data GL grid: VP preconditioning, trained on the first N images for
-    the steps of realdata.gl.iterations_rule (molrg.training_length.iterations_for_N)."""
+    the steps of realdata.gl.iterations_rule (molrg.training_length.iterations_for_N).
+    """
     input:
         train="results/data/{dataset}/train.npz",
         external=ancient("results/realdata/external_files.json"),
