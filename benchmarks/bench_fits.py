@@ -1,9 +1,11 @@
-"""Worst-case cost of one sigmoid fit + bootstrap (issue #10 item 1): seconds before and after.
+"""Worst-case cost of one sigmoid fit + bootstrap, for two implementations: why molrg/sigmoid.py
+batches and bounds its bootstrap refits.
 
-"before" is the old code path (curve_fit(maxfev=20000) refitted once per bootstrap replicate),
-loaded from git at commit OLD_COMMIT (the last commit before the rewrite of molrg/sigmoid.py);
-"after" is molrg.sigmoid.fit_report with the batched, bounded refits, for a fixed plateau of 1
-(the old model), a fitted plateau and a plateau fixed at 0.95 (1 - eps_quantile). Data sets:
+"before" (column `before s`, `--skip-old` skips it) is the per-replicate implementation:
+curve_fit(maxfev=20000) refitted once per bootstrap replicate, molrg/sigmoid.py loaded from git at
+commit OLD_COMMIT; "after" is molrg.sigmoid.fit_report with the batched, bounded refits, for a fixed
+plateau of 1 (the per-replicate implementation's model), a fitted plateau and a plateau fixed at
+0.95 (1 - eps_quantile). Data sets:
 a normal transition, flat GL (1 everywhere), saturated GL (the Fig 4 right case that took ~12
 CPU-minutes for six fits: GL >= 0.95 from the second point on, exact 1.0 values) and two distinct
 x only. 1000 replicates each.
@@ -38,7 +40,7 @@ def old_module():
 
 
 def datasets():
-    """GL is a fraction: exact 1.0 values are common at large N, and they are what sent the old
+    """GL is a fraction: exact 1.0 values are common at large N, and they are what sends the
     per-replicate curve_fit to its bounds (~0.1 s per replicate)."""
     rng = np.random.default_rng(0)
     x = np.repeat(2.0 ** np.arange(0, 9), 3)  # 27 cells, as a (d, N) grid with 3 seeds

@@ -1,4 +1,4 @@
-"""Speed of the Jacobian analysis (issue #5): one full Jacobian of a DDPM++ U-Net denoiser at
+"""Speed of the Jacobian analysis (Fig 7, Table 2, Fig 5): one full Jacobian of a DDPM++ U-Net denoiser at
 n = 784 (1 x 28 x 28) and n = 3072 (3 x 32 x 32) by molrg.jacobian.jacobian (vmapped
 reverse-mode products in chunks), next to a naive loop of one backward pass per output row
 (timed on a few rows and extrapolated), its SVD and rank; the subspace iteration used for editing;

@@ -1,4 +1,4 @@
-"""Does `--cores 8` on a 2-core machine cost throughput (issue #10, item 3)?
+"""Does `--cores 8` on a 2-core machine cost throughput?
 
 Snakemake with `--cores 8` starts up to 8 one-thread jobs at once. This launches N identical
 one-thread jobs (each a fresh Python process: import torch, build the default config's MoLRG U-Net,

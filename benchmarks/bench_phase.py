@@ -1,4 +1,4 @@
-"""Speed of the phase-transition grids (issue #2), printed, never asserted.
+"""Speed of the phase-transition grids (Figs 2, 3, 6), printed, never asserted.
 
 1. The paper-size closed-form grid (n = 48; d = 1..15, 12 for K = 3; N_k = 1..30; 20 trials;
    K = 1, 2, 3) end to end with `molrg.phase.closed_form_grid` (data generation included).

@@ -1,4 +1,4 @@
-"""Speed of the real-data part (issue #4) on this machine, and the wall time it implies for the
+"""Speed of the real-data part (Table 1, Fig 1, Fig 4 right, FID) on this machine, and the wall time it implies for the
 default run (config.yaml): data preparation, classifier, U-Net training (reference and GL grid),
 Heun sampling of the U-Net / Gaussian / MoLRG, per-class estimation, FID features. Printed, never
 asserted. Run on a quiet machine:

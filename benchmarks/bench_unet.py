@@ -1,4 +1,4 @@
-"""Speed of the MoLRG U-Net part (issue #3): training steps per second of the DDPM++ U-Net on
+"""Speed of the MoLRG U-Net part (Fig 4 left): training steps per second of the DDPM++ U-Net on
 3 x 4 x 4 MoLRG images at the default config's size and at the paper's (width 128, [2, 2, 2],
 4 blocks, batch 512), Heun sampler throughput (35 evaluations per sample), and the wall time the
 default grid implies. Printed, never asserted.

@@ -1,4 +1,4 @@
-"""Bad inputs across the pipeline (issue #6 quality gate, made fast in issue #10).
+"""Bad inputs across the pipeline (a quality gate of docs/quality_gates.md).
 
 Errors that must come at start (schema, cross-field checks in molrg/config_checks.py, configured
 external files) are checked in this process against workflow/schemas/ and molrg.config_checks,

@@ -15,7 +15,7 @@ def test_pixel_descriptor_is_brightness_and_contrast_invariant():
     assert torch.allclose(f.norm(dim=1), torch.ones(5))
     g = de.PixelDescriptor()(0.5 * x + 0.2)
     assert torch.allclose(f, g, atol=1e-6)
-    # a constant background no longer makes different images similar
+    # a constant background does not make different images similar
     a, b = -torch.ones(2, 1, 8, 8), -torch.ones(2, 1, 8, 8)
     a[0, 0, 2, 2], b[0, 0, 5, 5] = 1, 1
     fa, fb = de.PixelDescriptor()(a[:1]), de.PixelDescriptor()(b[:1])

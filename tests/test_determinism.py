@@ -1,4 +1,4 @@
-"""Determinism (issue #6, #10): on CPU the same config and seed give byte-identical results. The tiny
+"""Determinism: on CPU the same config and seed give byte-identical results. The tiny
 config runs a second time in a fresh working directory, and every table (csv, md), array file
 (npz) and json result is compared by sha256 with the session's `tiny_run`; figures are compared by
 their decoded pixels (their PNG metadata carries the git commit, which may move between the runs);

@@ -1,11 +1,16 @@
 """The layout rules of docs/DEVELOPING.md, checked: a rule file stays under RULE_FILE_MAX lines and a
 script called by a rule under SCRIPT_LOGIC_MAX lines of logic (lines carrying code, not counting
-blank lines, comments, docstrings and imports). Each limit is tested on constructed files that
-break it, so the check can fail."""
+blank lines, comments, docstrings and imports). Comments say what the code is and why, not its
+history: no tracked source or config file refers to an issue by number (history belongs in git and
+docs/), and no line of config.yaml or presets/*.yaml is over CONFIG_LINE_MAX characters (a long
+explanation goes in a comment block above its key, or in docs/). Each limit is tested on
+constructed text that breaks it, so the check can fail."""
 from __future__ import annotations
 
 import ast
 import io
+import re
+import subprocess
 import tokenize
 from pathlib import Path
 
@@ -14,6 +19,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 RULE_FILE_MAX = 300
 SCRIPT_LOGIC_MAX = 60
+CONFIG_LINE_MAX = 160
+# where an issue reference is history, not an explanation: the importable core, the workflow, the tools
+SOURCE_ROOTS = ("molrg", "workflow", "tools", "benchmarks", "tests", "config.yaml", "presets", "profiles")
+ISSUE_REF = re.compile(r"\bissues? #\d", re.IGNORECASE)  # a number after the word, any case, singular or plural
 
 
 def logic_lines(source: str) -> int:
@@ -68,3 +77,61 @@ def test_script_is_thin(path):
     n = logic_lines(path.read_text())
     assert n <= SCRIPT_LOGIC_MAX, (f"{path.relative_to(REPO)} has {n} lines of logic (limit {SCRIPT_LOGIC_MAX}): "
                                    "move the computation into a molrg function with a unit test")
+
+
+def tracked_files(roots=SOURCE_ROOTS) -> list[Path]:
+    """Text files git tracks under `roots` (every file under them where the tree is not a git checkout)."""
+    ls = subprocess.run(["git", "ls-files", "-z", "--", *roots], cwd=REPO, capture_output=True, text=True)
+    if ls.returncode == 0 and ls.stdout:
+        paths = [REPO / p for p in ls.stdout.split("\0") if p]
+    else:
+        paths = [p for r in roots for p in ([REPO / r] if (REPO / r).is_file() else (REPO / r).rglob("*"))]
+    out = []
+    for p in paths:
+        if p.is_file() and "__pycache__" not in p.parts:
+            try:
+                p.read_text(encoding="utf-8")
+            except UnicodeDecodeError:  # binary fixtures
+                continue
+            out.append(p)
+    return sorted(out)
+
+
+def issue_refs(text: str) -> list[int]:
+    """Line numbers (1-based) of `text` that refer to an issue by number."""
+    return [i for i, line in enumerate(text.splitlines(), 1) if ISSUE_REF.search(line)]
+
+
+def long_lines(text: str, limit: int = CONFIG_LINE_MAX) -> list[int]:
+    """Line numbers (1-based) of `text` longer than `limit` characters."""
+    return [i for i, line in enumerate(text.splitlines(), 1) if len(line) > limit]
+
+
+def config_files() -> list[Path]:
+    return [REPO / "config.yaml"] + sorted((REPO / "presets").glob("*.yaml"))
+
+
+def test_history_and_line_checks_fail_on_constructed_text():
+    # the references are built from pieces, so that this file itself holds none
+    ref = "lr: 2.0 # ours (" + "issue" + " #9: 0.1 before)"
+    assert issue_refs("seed: 0\n" + ref) == [2]
+    assert issue_refs("Issues" + " #2-#5") == [1] and issue_refs("(" + "issue" + " #9.4)") == [1]
+    assert issue_refs("# see the issue tracker; colour #fff; tissue #1 is no issue") == []
+    long = "plateau: fit # " + "x" * CONFIG_LINE_MAX
+    assert long_lines("a: 1\n" + long + "\nb: 2") == [2]
+    assert long_lines("a: 1 # " + "x" * (CONFIG_LINE_MAX - 7)) == []  # exactly at the limit
+    assert REPO / "config.yaml" in tracked_files(("config.yaml",))
+
+
+@pytest.mark.parametrize("path", tracked_files(), ids=lambda p: str(p.relative_to(REPO)))
+def test_no_issue_reference(path):
+    hits = issue_refs(path.read_text(encoding="utf-8"))
+    assert not hits, (f"{path.relative_to(REPO)} lines {hits} refer to an issue by number: say what the code is "
+                      "and why (history belongs in git and docs/)")
+
+
+@pytest.mark.parametrize("path", config_files(), ids=lambda p: p.name)
+def test_config_lines_are_short(path):
+    hits = long_lines(path.read_text(encoding="utf-8"))
+    assert not hits, (f"{path.relative_to(REPO)} lines {hits} are over {CONFIG_LINE_MAX} characters: move the "
+                      "explanation into a comment block above the key, or into docs/")

@@ -1,4 +1,4 @@
-"""Paper-shape smoke run (issue #11): every rule of the paper DAG (presets/paper.yaml) executes once
+"""Paper-shape smoke run: every rule of the paper DAG (presets/paper.yaml) executes once
 on this CPU, at the paper's shapes (32x32x3 images, n = 3072 Jacobians, SSCD and Inception
 descriptors, CIFAR tarball and image folders, the paper's U-Net layouts) with counts shrunk by
 tests/config/paper_smoke.yaml, on stand-in data and weights in the real formats (tests/standins.py).
@@ -47,7 +47,7 @@ def rule_counts(workdir, configfiles) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    # Part of every suite run and of CI (issue #11); MOLRG_PAPER_SMOKE=0 skips it on a developer's
+    # Part of every suite run and of CI; MOLRG_PAPER_SMOKE=0 skips it on a developer's
     # machine, and that skip fails under CI=true (tests/conftest.py). Measured time: docs/paper_scale.md.
     if os.environ.get("MOLRG_PAPER_SMOKE") == "0":
         pytest.skip("paper-shape smoke run switched off with MOLRG_PAPER_SMOKE=0")

@@ -81,7 +81,7 @@ def test_dae_grid_recovers_from_a_random_start_and_fails_on_impossible_cells(K):
 
 @pytest.mark.parametrize("K", [1, 2])
 def test_init_error_is_far_above_threshold_where_the_closed_form_fails(K):
-    """The init_error column (issue #9): a random start is far from the answer wherever the closed form
+    """The init_error column: a random start is far from the answer wherever the closed form
     fails (N_k < d), and far everywhere else too; the spectral start of K > 1 (spec reading (b))
     already holds the answer wherever the closed form succeeds, which the column exposes."""
     grid = phase.Grid(n=24, K=K, d_values=(2, 4), Nk_values=(1, 3, 8), trials=3)

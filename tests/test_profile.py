@@ -16,7 +16,7 @@ from workflow_info import ROOT, SNAKEMAKE, workflow_rules
 
 PROFILE = ROOT / "profiles" / "slurm" / "profile.v9+.yaml"
 PAPER = ROOT / "presets" / "paper.yaml"
-GROUPS = {"train_grid", "train_real", "jacobian", "theory", "editing"}  # issues #2-#5
+GROUPS = {"train_grid", "train_real", "jacobian", "theory", "editing"}  # one group per figure family
 
 
 def render(monkeypatch, env: dict | None = None, path: str | None = None, profile: Path = PROFILE) -> dict:

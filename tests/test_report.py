@@ -1,4 +1,4 @@
-"""`snakemake --report` on the completed tiny run (issue #6): the report builds, and every output
+"""`snakemake --report` on the completed tiny run: the report builds, and every output
 the workflow registers with report() is in it, with its caption and its embedded data. The
 registered outputs are asked from the parsed workflow (not listed here), so the test follows the
 rule files as their owners register more figures and tables.
@@ -65,7 +65,7 @@ def test_every_registered_output_is_in_the_report(tiny_run, report_html, tmp_pat
     assert not problems, "\n".join(problems)
 
 
-# Issue #6 asks for every figure and table in the report (and the theory tables behind Figs 2/3/6).
+# Every figure and table belongs in the report (and the theory tables behind Figs 2/3/6).
 def test_every_figure_and_table_is_in_the_report(tiny_run, report_html):
     results = Path(tiny_run) / "results"
     wanted = sorted(

@@ -1,4 +1,4 @@
-"""Reruns of only what is outdated (issue #6), asked from `snakemake -n` on the completed tiny run
+"""Reruns of only what is outdated, asked from `snakemake -n` on the completed tiny run
 (the session fixture `tiny_run`; dry runs only, so its directory is never modified):
 
 * a plot setting (plot.dpi) plans exactly the figure jobs (local rules whose script is a

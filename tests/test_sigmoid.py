@@ -100,7 +100,7 @@ def test_plateau_fitted_below_one_avoids_the_extrapolation_of_a_plateau_at_one()
     fitted = fit_report(x, y, "x", n_boot=0, plateau="fit", fraction=0.95)
     assert fitted["plateau"] == pytest.approx(0.95, abs=1e-4)
     assert fitted["x_star"] == pytest.approx(x_at(2.0, 3.0, 0.95), rel=1e-3)
-    at_one = fit_report(x, y, "x", n_boot=0)  # legacy call: plateau 1, threshold 0.95
+    at_one = fit_report(x, y, "x", n_boot=0)  # the defaults: plateau 1, threshold 0.95
     assert not at_one["x_star_inside"] and at_one["status"].startswith("degenerate: below_target")
 
 

@@ -64,7 +64,7 @@ def slurm_cluster():
     # The node declares 6 CPUs on this 2-core machine: three 2-CPU group jobs then run side by side
     # instead of queueing; they are mostly Python start-up (measured: the sub-DAG's 6 jobs ran one
     # after the other in 72 s on the 2 detected CPUs). MOLRG_SLURM_NODE_CPUS (the profile's per-job
-    # cap) stays 2, so the groups are capped as before.
+    # cap) stays 2, so each group job is capped as on the 2 detected CPUs.
     env = {**os.environ, "LOCAL_SLURM_CPUS": "6"}
     up = subprocess.run([str(LOCAL_SLURM), "up"], capture_output=True, text=True, timeout=600, env=env)
     print(f"\nlocal SLURM bring-up: {time.monotonic() - t0:.1f} s\n{up.stderr}")

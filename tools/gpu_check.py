@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""GPU check of the paper-scale pipeline (issue #11): one command, one summary table.
+"""GPU check of the paper-scale pipeline: one command, one summary table.
 
     .venv/bin/python tools/gpu_check.py                 # on a machine with a CUDA GPU (< 8 min)
     .venv/bin/python tools/gpu_check.py --cpu-smoke     # tiny sizes on the CPU (tests/test_gpu_check.py)
@@ -317,7 +317,7 @@ def part_speed(args, s: dict, device: str) -> dict:
         row("speed", "stacked, accel.compile", "skipped", "--cpu-smoke: inductor's C++ build takes minutes on a CPU")
     if "molrg_" + str(b) in rates and f"stack_{n}" in rates:
         row("speed", f"stack of {n} vs one process per cell", f"{rates[f'stack_{n}'] / rates['molrg_' + str(b)][0]:.2f}x",
-            "issue #11 target: >= 1.3x")
+            "target: >= 1.3x")
     measure("sample_molrg", lambda: _sample_rate(s["molrg_net"], s["molrg_shape"], "edm", device, s["sample_num"] * 5,
                                                   s["sample_batch"] * 5),
             "Heun sampler, MoLRG U-Net, 18 steps", lambda r: f"{r:.0f} img/s")
@@ -360,7 +360,7 @@ def part_hours(pc: dict, s: dict, rates: dict) -> None:
         if best:
             st = n_cells * mu["iterations"] / (rates[best] * big / mu["batch_size"])
             row("hours", f"Fig 4 left, stacked ({best[6:]} cells per process)", h(st + sample),
-                "issue #11 target: <= 2 GPU h")
+                "target: <= 2 GPU h")
     ref = sorted(set(rd["table1_datasets"]) | set(jac["datasets"]) | ({ed["dataset"]} if ed.get("checkpoint") is None else set()))
     if need(f"real_{big}", "sample_real"):
         rate = rates[f"real_{big}"][0] * (big / rd["unet"]["batch_size"])

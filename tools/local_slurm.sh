@@ -12,7 +12,7 @@
 # removed (or the machine's own versions, saved by `up`, put back). Otherwise `scontrol` would keep
 # reading a slurm.conf whose controller is gone, and every later `snakemake` start would idle
 # ~10 s: the SLURM executor plugin runs `scontrol show config` (timeout 10 s) when imported, even
-# for a local run (issue #10). Packages stay installed (a later `up` is then fast) unless --purge.
+# for a local run. Packages stay installed (a later `up` is then fast) unless --purge.
 #
 # `up` is idempotent: with everything running it only checks; it restarts a daemon only when its
 # config file changed. Daemons: munged, MariaDB + slurmdbd (accounting, so `sacct` works: the
