@@ -1,4 +1,4 @@
-"""Convergence criterion of a trained denoiser (Table 1's reference U-Net, issue #9).
+"""Convergence criterion of a trained denoiser (Table 1's reference U-Net).
 
 The criterion: the EMA model's denoising loss on held-out images, over a *fixed* set of noise levels
 and a *fixed* draw of noises (so that two evaluations differ only through the weights), evaluated

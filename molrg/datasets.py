@@ -1,6 +1,6 @@
 """Real image datasets: loaders for every source format, and preparation into the common format.
 
-Source formats (spec §5, §6.4; issue #4):
+Source formats (spec §5, §6.4):
 * ``idx``          -- the MNIST / Fashion-MNIST IDX files (``train-images-idx3-ubyte[.gz]`` ...),
 * ``cifar_pickle`` -- the CIFAR-10 "python version" batches (a folder or the ``.tar.gz`` archive),
 * ``image_folder`` -- a folder (or ``.zip``) of image files: CelebA, FFHQ, AFHQ, MetFaces,

@@ -1,5 +1,5 @@
 """The empirical-optimal denoiser: the exact posterior mean of the empirical distribution of a
-training set under Gaussian noise (issue #9: the memorising baseline of Fig 4).
+training set under Gaussian noise (the memorising baseline of Fig 4).
 
 For the training set {x_j}_{j=1}^N and x = x_0 + sigma * n with x_0 uniform over the x_j,
 

@@ -42,7 +42,7 @@ def package_versions() -> dict:
 
 def device_description(device=None) -> str:
     """'cpu:<machine>' or 'cuda:<GPU name>'. torch is imported only for a non-CPU device: figure
-    jobs (device None) start without it (issue #10)."""
+    jobs (device None) start without it."""
     if device is None or str(device).split(":")[0] == "cpu":
         return f"cpu:{platform.machine()}"
     import torch

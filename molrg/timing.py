@@ -1,4 +1,4 @@
-"""Run times that Snakemake measured (issue #10): every rule writes a `benchmark:` file,
+"""Run times that Snakemake measured: every rule writes a `benchmark:` file,
 `results/benchmarks/<rule>/<job>.tsv`; these functions read them into one table per job and sum
 them per rule and per figure family.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-# The default run's CPU budget per family (issue #10 / team brief, CPU-minutes of the default run on
+# The default run's CPU budget per family (the team's brief, CPU-minutes of the default run on
 # 2 cores); families are matched in this order, the first pattern that matches the rule name wins.
 # Local rules (figures, tables, fits, claims, this table) and data preparation form one family
 # whatever their prefix.

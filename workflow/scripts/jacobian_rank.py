@@ -1,8 +1,8 @@
 """Rule jacobian_rank: numerical rank of the Jacobian of one dataset's reference U-Net along the
 deterministic Heun trajectories of `num_noises` seeded latents, one npz per noise (spec §7;
-molrg.jacobian), and of the closed-form Gaussian and MoLRG denoisers of the same data (issue #4's
-estimates) at the same states through the same rank rule (issue #9: the validity evidence of
-Fig 7 / Table 2)."""
+molrg.jacobian), and of the closed-form Gaussian and MoLRG denoisers of the same data (the
+per-class estimates of Table 1) at the same states through the same rank rule (what models of the
+data itself give: evidence beside Fig 7 / Table 2)."""
 import json
 
 import numpy as np
