@@ -28,12 +28,12 @@ SOURCE_NAMES = {"table2": "Table 2", "jacobian": "Jacobian rank", "mle": "MLE"}
 
 
 def descriptor_gl(descriptor, generated, train_subset, train, heldout, *, threshold=None,
-                  calibration: str = "per_subset", quantile: float = 0.95,
+                  calibration: str = "per_subset", eps_quantile: float = 0.05,
                   copy_fraction: float = COPY_FRACTION, descriptor_kind: str = "", device="cpu") -> tuple[dict, dict]:
     """GL and memorisation evidence of one model's samples (B, C, H, W) in [-1, 1] against its
     training subset, with held-out real images as the fresh samples.
 
-    threshold: a fixed similarity threshold, or None: calibrated as the `quantile` of the held-out
+    threshold: a fixed similarity threshold, or None: calibrated as the (1 - eps_quantile) quantile of the held-out
     images' max-similarity to the training subset (calibration 'per_subset') or to the whole
     training set `train` (otherwise). Returns (record, nn): the record's fields in table order (gl,
     copy_rate, nn_ratio, copy_threshold, copy_fraction, heldout_copy_rate, median NN distances,
@@ -46,11 +46,11 @@ def descriptor_gl(descriptor, generated, train_subset, train, heldout, *, thresh
         threshold, how = float(threshold), "fixed"
     else:
         ref = f_sub if calibration == "per_subset" else embed(descriptor, train, device=device)
-        threshold = calibrate_threshold(f_held, ref, quantile)
+        threshold = calibrate_threshold(f_held, ref, 1 - eps_quantile)
         ref_name = "this U-Net's training subset" if calibration == "per_subset" else "whole training set"
-        how = f"calibrated: {quantile:.2f}-quantile of held-out max-similarity to the {ref_name}"
+        how = f"calibrated: {1 - eps_quantile:.2f}-quantile of held-out max-similarity to the {ref_name}"
     score, sims = gl_from_features(f_gen, f_sub, threshold)
-    # the same count for the held-out real images: about `quantile` when calibrated per subset
+    # the same count for the held-out real images: about `1 - eps_quantile` when calibrated per subset
     held_score = gl_from_features(f_held, f_sub, threshold)[0]
     # memorisation evidence in descriptor space (unit vectors, L2), fresh samples = held-out real images
     mem = memorization_stats(f_gen, f_sub, f_held, copy_fraction=copy_fraction)

@@ -22,7 +22,7 @@ def test_copies_score_zero_and_fresh_images_one(threshold):
     train = _images(30, 0)
     held = _images(40, 1)
     copies = train[:10]
-    rec, nn = descriptor_gl(PixelDescriptor(), copies, train, train, held, threshold=threshold, quantile=0.95,
+    rec, nn = descriptor_gl(PixelDescriptor(), copies, train, train, held, threshold=threshold, eps_quantile=0.05,
                             copy_fraction=0.1, descriptor_kind="pixel")
     assert rec["gl"] == 0.0 and rec["copy_rate"] == 1.0 and rec["nn_ratio"] == pytest.approx(0.0, abs=1e-3)
     assert np.array_equal(nn["nn_idx"], np.arange(10)) and nn["nn_idx"].dtype == np.int64

@@ -12,7 +12,7 @@ RD_GL_DESCRIPTOR_LABEL = {
 }[RD["descriptor"]["kind"]] + (
     f", threshold {RD['descriptor']['threshold']}"
     if RD["descriptor"]["threshold"] is not None
-    else f", threshold calibrated ({RD['gl']['quantile']} quantile, {RD['gl']['calibration']})"
+    else f", threshold calibrated ({1 - RD['gl']['eps_quantile']:g} quantile, {RD['gl']['calibration']})"
 )
 RD_GL_REPORT = {
     "category": "Real images (Table 1, Figs 1, 4 right, FID)",

@@ -8,7 +8,8 @@ from molrg.training_length import iterations_for_N
 
 # the GL settings the evaluation of one cell reads
 RD_GL_EVAL = {
-    k: RD["gl"][k] for k in ("num_samples", "quantile", "calibration", "copy_fraction")
+    k: RD["gl"][k]
+    for k in ("num_samples", "eps_quantile", "calibration", "copy_fraction")
 }
 # the dataset's classifier, an input only where it is the GL descriptor
 RD_GL_CLASSIFIER = (

@@ -44,7 +44,7 @@ gen = gen.float().clamp(-1, 1)  # images, as they would be saved; the descriptor
 
 desc = build_descriptor(dsc["kind"], getattr(snakemake.input, "classifier", None), dsc["sscd_path"], device)
 scores, nn = descriptor_gl(desc, gen, x_sub, x_train, x_held, threshold=dsc["threshold"], calibration=gl["calibration"],
-                           quantile=gl["quantile"], copy_fraction=gl["copy_fraction"], descriptor_kind=dsc["kind"],
+                           eps_quantile=gl["eps_quantile"], copy_fraction=gl["copy_fraction"], descriptor_kind=dsc["kind"],
                            device=device)
 result = {"dataset": w.dataset, "model": model, "N": N, "seed": rep, **scores, "sample_seed": seed,
           "train_iterations": p.iterations}
