@@ -353,6 +353,11 @@ def dae_from_config(cfg: dict) -> DAESettings:
     return DAESettings(train=train, gate=cfg["gate"], **init)
 
 
+def dae_job(data: dict, dae: dict, K: int) -> tuple[Grid, DAESettings]:
+    """The grid and the DAE settings of one K from the rule's params (theory.data, theory.dae)."""
+    return grid_from_config(dae["grid"], data["n"], K, data["noise_std"]), dae_from_config(dae)
+
+
 def summary(df: pd.DataFrame) -> str:
     """One line for the logs: success below and on/above the diagonal N_k = d."""
     st = success_table(df)

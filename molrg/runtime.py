@@ -104,6 +104,15 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(max(1, int(n)))
 
 
+def job_context(smk, name: str = "molrg"):
+    """The start of a script job: (params, logger, device) from Snakemake's `snakemake` object, with
+    the log file opened, the job's thread count applied and the device chosen (params.device, or
+    'auto' where the rule passes none)."""
+    log = setup_logging(smk.log[0], name)
+    set_threads(smk.threads)
+    return smk.params, log, select_device(getattr(smk.params, "device", "auto"))
+
+
 def derive_seed(*parts) -> int:
     """A deterministic 31-bit seed from the master seed and names/numbers (stable across runs,
     unlike Python's salted hash())."""

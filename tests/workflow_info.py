@@ -18,8 +18,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -177,8 +177,9 @@ def _cache_schema_files() -> None:
 # --- the jobs of a dry run (`snakemake -n`), parsed from its log ---------------------------------
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
+    """One job of a dry run: its rule, wildcards, input and output files and Snakemake's reason."""
+
     rule: str
     wildcards: str
     inputs: tuple[str, ...]

@@ -5,14 +5,9 @@ import time
 
 from molrg import phase, provenance, runtime
 
-p = snakemake.params  # noqa: F821 (injected by Snakemake)
+p, log, device = runtime.job_context(snakemake)  # noqa: F821 (injected by Snakemake)
 K = int(snakemake.wildcards.K)  # noqa: F821
-log = runtime.setup_logging(snakemake.log[0])  # noqa: F821
-runtime.set_threads(snakemake.threads)  # noqa: F821
-device = runtime.select_device(p.device)
-
-grid = phase.grid_from_config(p.dae["grid"], p.data["n"], K, p.data["noise_std"])
-settings = phase.dae_from_config(p.dae)
+grid, settings = phase.dae_job(p.data, p.dae, K)
 R = int(p.dae["count"])
 log.info("K=%d DAE, %d random restarts, on %s: d %s, N_k %s, %d trials; %s", K, R, device, grid.d_values,
          grid.Nk_values, grid.trials, settings.train)
