@@ -1,6 +1,6 @@
 # Fig 4 left, tables and figures: every cell's GL score (Eq. 21, phi = identity, eps by Eq. 46)
 # in one table, the sigmoid fit (Eq. 47) of GL against N/d_intr and against N, the figure and the
-# memorisation figure (spec §6.1-6.3, §6.5). Cells: molrg_unet.smk. Notes: docs/molrg_unet.md.
+# memorisation figure (spec §6.1-6.3, §6.5). Cells: fig4_left_grid.smk. Notes: docs/molrg_unet.md.
 from molrg.cells import molrg_baselines, molrg_cells, molrg_memorization_cells
 
 MU_FIT = config["fit"]
