@@ -3,10 +3,13 @@
 that CI (CI=true) fails on skipped tests it must run."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,6 +40,21 @@ def run_snakemake(workdir, *args, configfiles=(TINY,), cores=2, timeout=1800, ch
     return proc
 
 
+@contextlib.contextmanager
+def heavy_slot():
+    """One whole-workflow run at a time on this machine (an exclusive lock on a file in the temp
+    folder). The two test workers (pytest-xdist) would otherwise run two 2-core snakemake runs at
+    once on a 2-core machine, which measured slower than running them one after the other (18 min
+    for the suite instead of 14); the other worker meanwhile runs unit tests, one thread each."""
+    path = Path(tempfile.gettempdir()) / f"molrg-tests-heavy-{os.getuid()}.lock"
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def must_not_skip_in_ci(item, reason: str) -> bool:
     """Tests that CI must run: the SLURM proof (marker `slurm`), the paper-shape smoke run (its
     opt-out MOLRG_PAPER_SMOKE=0) and every test skipped for want of something tools/install.sh
@@ -60,19 +78,21 @@ def pytest_runtest_makereport(item, call):
                             "see tests/conftest.py)")
 
 
-# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml): a test goes to a worker
-# with the others that share its expensive fixture, so no run is made twice. Tests that read the
-# session's tiny run form one group; every other module is one group (its module-scoped fixtures,
-# e.g. the paper smoke run or the local SLURM cluster, are then built once). The two workers then
-# overlap one group's idle waits (SLURM's one-minute cap, job start-up) with another's work.
-SHARED_FIXTURE_GROUPS = {"tiny_run": "tiny_run"}
+# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml). Every test that makes or
+# reads a whole-workflow run (2 cores each) is in one group, "heavy", so one worker runs them one
+# after the other and none is made twice (the session's tiny run); the other worker runs everything
+# else (unit tests on one thread, the SLURM tests, which mostly wait). Two heavy runs at once on a
+# 2-core machine measured slower than one after the other. Every other module is one group, so its
+# module-scoped fixtures (e.g. the local SLURM cluster) are built once.
+HEAVY_FIXTURES = ("tiny_run",)
+HEAVY_MODULES = ("test_paper_smoke.py", "test_determinism.py", "test_cache.py", "test_gpu_check.py")
 
 
 def xdist_group_of(item) -> str:
-    for fixture, group in SHARED_FIXTURE_GROUPS.items():
-        if fixture in getattr(item, "fixturenames", ()):
-            return group
-    return item.nodeid.split("::")[0]
+    module = item.nodeid.split("::")[0]
+    if Path(module).name in HEAVY_MODULES or set(HEAVY_FIXTURES) & set(getattr(item, "fixturenames", ())):
+        return "heavy"
+    return module
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
@@ -103,7 +123,8 @@ def tiny_run(tmp_path_factory):
     # tools/run_tiny.sh <dir>, when running single test files during development.
     reuse = os.environ.get("MOLRG_TINY_RUN")
     wd = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny_run")
-    run_snakemake(wd, check=True)
+    with heavy_slot():
+        run_snakemake(wd, check=True)
     return wd
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, TINY
+from conftest import BIN, TINY, heavy_slot
 from test_reruns_core import copy_checkout
 
 pytestmark = pytest.mark.slow
@@ -57,8 +57,9 @@ def clones(tmp_path_factory):
     cache = base / "shared_cache"
     cache.mkdir()
     first, second = copy_checkout(base / "clone1"), copy_checkout(base / "clone2")
-    log1 = run(first, cache)
-    log2 = run(second, cache)
+    with heavy_slot():
+        log1 = run(first, cache)
+        log2 = run(second, cache)
     return first, second, cache, log1, log2
 
 

@@ -1,7 +1,12 @@
-"""Determinism: on CPU the same config and seed give byte-identical results. The tiny
-config runs a second time in a fresh working directory, and every table (csv, md), array file
-(npz) and json result is compared by sha256 with the session's `tiny_run`; figures are compared by
-their decoded pixels (their PNG metadata carries the git commit, which may move between the runs);
+"""Determinism: on CPU the same config and seed give byte-identical results. Every rule of the tiny
+DAG runs once more on the same inputs: the session's `tiny_run` is copied (results with their
+times and Snakemake's metadata) and one job of every rule is forced (`--force` on one output per
+rule, from `--summary`), so every script runs again with the same config, seed and inputs while
+the rest stays up to date (the jobs downstream of a forced one, which its targets need, run
+again too: 57 of the tiny DAG's 80 jobs; the forced set is checked to cover every rule of the DAG
+and each forced output to be written anew). Then every table (csv,
+md), array file (npz) and json result is compared by sha256 with the first run; figures by their
+decoded pixels (their PNG metadata carries the git commit, which may move between the runs);
 model files (.pt) by their loaded content (every tensor bit-identical, every other value equal);
 provenance sidecars (.prov.json) as JSON without the keys that record when, where or at which
 commit (top-level keys naming a time, date, host or the git commit; the record has none of the
@@ -15,13 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_snakemake
+from conftest import heavy_slot, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -129,12 +135,39 @@ def producing_rules(workdir: Path) -> dict[str, str]:
     return {r[0]: r[2] for r in rows[1:] if len(r) > 2}
 
 
+def one_output_per_rule(workdir: Path) -> dict[str, str]:
+    """rule -> the first output `snakemake --summary` lists for it (rule `all` has none)."""
+    chosen = {}
+    for name, rule in producing_rules(workdir).items():
+        chosen.setdefault(rule, name)
+    return chosen
+
+
 @pytest.fixture(scope="module")
-def second_run(tiny_run, tmp_path_factory) -> Path:
-    """The tiny config once more, from scratch, in a fresh working directory."""
-    second = tmp_path_factory.mktemp("second_run")
-    run_snakemake(second, check=True)
-    return second
+def forced(tiny_run, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A copy of the tiny run in which one job of every rule ran again; returns (workdir, rule -> output)."""
+    second = tmp_path_factory.mktemp("second_run") / "run"
+    shutil.copytree(tiny_run, second, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    targets = one_output_per_rule(second)
+    before = {rule: (second / out).stat().st_mtime_ns for rule, out in targets.items()}
+    with heavy_slot():
+        run_snakemake(second, "--force", *targets.values(), check=True)
+    rewritten = {rule for rule, out in targets.items() if (second / out).stat().st_mtime_ns != before[rule]}
+    assert rewritten == set(targets), f"forced but not run again: {sorted(set(targets) - rewritten)}"
+    return second, targets
+
+
+@pytest.fixture(scope="module")
+def second_run(forced) -> Path:
+    return forced[0]
+
+
+def test_every_rule_ran_again(forced, tiny_run):
+    """The forced jobs cover every rule of the tiny DAG (a dry run of it from scratch, less `all`)."""
+    _, targets = forced
+    table = run_snakemake(tiny_run, "-n", "--forceall", "--quiet", "rules", check=True).stdout
+    rules = {m.group(1) for m in re.finditer(r"^([A-Za-z_]\w*)\s+\d+$", table, re.M)} - {"all", "total"}
+    assert rules and set(targets) == rules, f"rules with no forced job: {sorted(rules - set(targets))}"
 
 
 def test_second_tiny_run_is_identical(tiny_run, second_run):

@@ -25,8 +25,11 @@ def _module():
 
 
 def test_cpu_smoke_runs_every_part(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--cpu-smoke", "--cores", "2", "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=1200)
+    from conftest import heavy_slot
+
+    with heavy_slot():
+        proc = subprocess.run([sys.executable, str(SCRIPT), "--cpu-smoke", "--cores", "2", "--workdir", str(tmp_path)],
+                              capture_output=True, text=True, timeout=1200)
     out = proc.stdout
     assert "GPU CHECK SUMMARY" in out, proc.stderr[-3000:]
     table = out[out.index("GPU CHECK SUMMARY"):]

@@ -93,12 +93,15 @@ def test_gpu_model_and_partition_go_to_gpu_rules_only(monkeypatch, tmp_path):
     patched.write_text(text)
     p = render(monkeypatch, {"MOLRG_SLURM_GPU_MODEL": "h100", "MOLRG_SLURM_GPU_PARTITION": "gpu",
                              "MOLRG_SLURM_PARTITION": "cpu", "MOLRG_SLURM_NODE_CPUS": "8",
-                             "MOLRG_SLURM_NODE_GPUS": "3"}, path=fake_sacct(tmp_path, 0), profile=patched)
+                             "MOLRG_SLURM_NODE_GPUS": "3", "MOLRG_SLURM_MAX_STACKS": "1"},
+               path=fake_sacct(tmp_path, 0), profile=patched)
     # a gpu_model in default-resources would give every job a GPU (the plugin adds --gpus=model:1)
     assert "gpu_model" not in as_map(p["default-resources"])
-    assert sorted(p["set-resources"]) == ["train_x:gpu_model='h100'", "train_x:slurm_partition='gpu'"]
+    assert sorted(p["set-resources"]) == ["molrg_unet_train_stack0:gpu_model='h100'",
+                                          "molrg_unet_train_stack0:slurm_partition='gpu'",
+                                          "train_x:gpu_model='h100'", "train_x:slurm_partition='gpu'"]
     # a node's CPUs per GPU, rounded up: the CPU cap then admits at most 2 (<= 3 GPUs) at once
-    assert p["set-threads"] == ["train_x=3"]
+    assert sorted(p["set-threads"]) == ["molrg_unet_train_stack0=3", "train_x=3"]
 
 
 @pytest.mark.parametrize("sacct,override,expected", [
@@ -142,3 +145,19 @@ def test_gpu_rules_and_groups_match_the_workflow(tmp_path):
     )
     groups = {r["group"] for r in rules if r["group"]}
     assert groups <= GROUPS, f"groups without a group-components entry in the profile: {groups - GROUPS}"
+
+
+def test_stacked_training_rules_get_the_gpu_settings(tmp_path, monkeypatch):
+    """With accel.stack_cells > 1 (paper preset, stacks of 4) every stacked training rule declares a
+    gpu and is among the profile's GPU rules; the check fails if the profile names too few stacks."""
+    overlay = tmp_path / "stack.yaml"
+    overlay.write_text("accel: {stack_cells: 4}\n")
+    rules = workflow_rules(tmp_path, [PAPER, overlay])
+    stacked = {r["name"] for r in rules if r["name"].startswith("molrg_unet_train_stack")}
+    assert len(stacked) > 1 and all(r["resources"].get("gpu") for r in rules if r["name"] in stacked)
+    sacct = fake_sacct(tmp_path, 0)
+    p = render(monkeypatch, {"MOLRG_SLURM_GPU_PARTITION": "gpu"}, path=sacct)
+    named = {entry.split(":")[0] for entry in p["set-resources"]}
+    assert stacked <= named, f"stacked rules without the GPU partition: {sorted(stacked - named)}"
+    few = render(monkeypatch, {"MOLRG_SLURM_GPU_PARTITION": "gpu", "MOLRG_SLURM_MAX_STACKS": "1"}, path=sacct)
+    assert not stacked <= {entry.split(":")[0] for entry in few["set-resources"]}
