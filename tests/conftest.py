@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import coerce_node_id  # pytest 9: the structured node id
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
@@ -95,10 +96,15 @@ def xdist_group_of(item) -> str:
     return module
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))
+    # pytest-xdist's loadgroup puts tests whose ids end in "@<group>" on one worker. Its own hook
+    # appends the suffix to `item._nodeid`, which pytest 9 no longer reads (a node's id is `_id`),
+    # so every test became its own unit: the suffix is set here on the id pytest 9 uses.
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            if "@" not in item.nodeid:
+                item._id = coerce_node_id(f"{item.nodeid}@{xdist_group_of(item)}")
 
 
 @pytest.fixture(autouse=True)
