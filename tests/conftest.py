@@ -79,19 +79,19 @@ def pytest_runtest_makereport(item, call):
                             "see tests/conftest.py)")
 
 
-# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml). Every test that makes or
-# reads a whole-workflow run (2 cores each) is in one group, "heavy", so one worker runs them one
-# after the other and none is made twice (the session's tiny run); the other worker runs everything
-# else (unit tests on one thread, the SLURM tests, which mostly wait). Two heavy runs at once on a
-# 2-core machine measured slower than one after the other. Every other module is one group, so its
+# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml). The modules that make
+# whole-workflow runs of their own (2 cores each) are one group, "heavy", so one worker runs them
+# one after the other; the other worker runs everything else (unit tests on one thread, the SLURM
+# tests, which mostly wait, and the readers of the session's tiny run, which both workers share:
+# fixture tiny_run). Two heavy runs at once on a 2-core machine measured slower than one after the
+# other (heavy_slot keeps them apart wherever they run). Every other module is one group, so its
 # module-scoped fixtures (e.g. the local SLURM cluster) are built once.
-HEAVY_FIXTURES = ("tiny_run",)
 HEAVY_MODULES = ("test_paper_smoke.py", "test_determinism.py", "test_cache.py", "test_gpu_check.py")
 
 
 def xdist_group_of(item) -> str:
     module = item.nodeid.split("::")[0]
-    if Path(module).name in HEAVY_MODULES or set(HEAVY_FIXTURES) & set(getattr(item, "fixturenames", ())):
+    if Path(module).name in HEAVY_MODULES:
         return "heavy"
     return module
 
@@ -128,9 +128,23 @@ def tiny_run(tmp_path_factory):
     # MOLRG_TINY_RUN=<dir>: reuse (and first bring up to date) a tiny run made earlier, e.g. with
     # tools/run_tiny.sh <dir>, when running single test files during development.
     reuse = os.environ.get("MOLRG_TINY_RUN")
-    wd = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny_run")
-    with heavy_slot():
-        run_snakemake(wd, check=True)
+    if reuse:
+        with heavy_slot():
+            run_snakemake(Path(reuse), check=True)
+        return Path(reuse)
+    # One run for the whole session: under pytest-xdist the workers' temp folders share a parent,
+    # and the first worker that needs the run makes it there while the other waits on the lock.
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    wd, done = root / "tiny_run", root / "tiny_run.done"
+    with open(root / "tiny_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(wd, ignore_errors=True)
+            wd.mkdir()
+            with heavy_slot():
+                run_snakemake(wd, check=True)
+            done.touch()
     return wd
 
 
