@@ -17,13 +17,10 @@ from molrg.edit_experiment import edit_experiment, edit_labels, figure_arrays, l
 from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
 from molrg.jacobian import trained_sigma_range
 from molrg.provenance import save_table
-from molrg.runtime import select_device, set_threads, setup_logging
+from molrg.runtime import job_context
 
-p = snakemake.params  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821
-log = setup_logging(snakemake.log[0], "editing")  # noqa: F821
-set_threads(snakemake.threads)  # noqa: F821
-device = select_device(p.device)
+p, log, device = job_context(snakemake, "editing")  # noqa: F821
 
 model = load_checkpoint_denoiser(inp.model, device, kind=p.checkpoint_kind)
 if p.image_file:

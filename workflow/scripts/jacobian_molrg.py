@@ -10,12 +10,9 @@ from molrg.checkpoint import load_checkpoint_denoiser
 from molrg.jacobian import energy_fraction, rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser, orthogonal_bases, standard_molrg
 from molrg.provenance import save_table
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 
-p = snakemake.params  # noqa: F821
-log = setup_logging(snakemake.log[0], "jacobian_molrg")  # noqa: F821
-set_threads(snakemake.threads)  # noqa: F821
-device = select_device(p.device)
+p, log, device = job_context(snakemake, "jacobian_molrg")  # noqa: F821
 chk = p.check
 
 

@@ -13,14 +13,11 @@ from molrg.estimate import load_model
 from molrg.jacobian import rank_along_trajectory
 from molrg.mixture import MoLRGDenoiser
 from molrg.progress import progress
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 
-p = snakemake.params  # noqa: F821 (injected by Snakemake)
 inp = snakemake.input  # noqa: F821
-log = setup_logging(snakemake.log[0], "jacobian_rank")  # noqa: F821
-set_threads(snakemake.threads)  # noqa: F821
+p, log, device = job_context(snakemake, "jacobian_rank")  # noqa: F821
 dataset = snakemake.wildcards.dataset  # noqa: F821
-device = select_device(p.device)
 
 with open(inp.manifest) as f:
     shape = [int(s) for s in json.load(f)["shape"]]  # (C, H, W) of the dataset's images

@@ -4,13 +4,11 @@ import numpy as np
 import torch
 
 from molrg.checkpoint import load_denoiser
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 from molrg.sampler import generate
 
-p, wc = snakemake.params, snakemake.wildcards
-log = setup_logging(snakemake.log[0])
-set_threads(snakemake.threads)
-device = select_device(p.device)
+wc = snakemake.wildcards
+p, log, device = job_context(snakemake)  # noqa: F821
 D = load_denoiser(snakemake.input.model, device)
 seed = derive_seed(p.seed, "molrg_unet_sample", wc.mu_d, wc.mu_N, wc.mu_seed)
 x = generate(D, p.num, (3, p.resolution, p.resolution), seed, batch_size=p.batch, device=device,

@@ -7,20 +7,17 @@ import numpy as np
 import torch
 
 from molrg.cells import parse_cell, split_unet
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 from molrg.stacked import StackCell, train_stack
 from molrg.training import TrainConfig, train_denoiser
 from molrg.walltime import JobBudget
 
-p = snakemake.params
-log = setup_logging(snakemake.log[0])
-set_threads(snakemake.threads)
+p, log, device = job_context(snakemake)  # noqa: F821
 cells = list(p.cells)
 seeds = [derive_seed(p.seed, "molrg_unet_train", c.d, c.N, c.seed) for c in map(parse_cell, cells)]
 datas = [torch.from_numpy(np.load(path)["x"]) for path in snakemake.input.data]
 net, train = split_unet(p.unet)
 cfg = TrainConfig(seed=seeds[0], **train)
-device = select_device(p.device)
 budget = JobBudget.from_environment(request_min=snakemake.resources.runtime)
 try:
     if len(cells) == 1:

@@ -6,12 +6,10 @@ import numpy as np
 
 from molrg.datasets import load_prepared
 from molrg.descriptors import accuracy, save_classifier, train_classifier
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 
-log = setup_logging(snakemake.log[0], "realdata_classifier")
-set_threads(snakemake.threads)
-p, name = snakemake.params, snakemake.wildcards.dataset
-device = select_device(p.device)
+p, log, device = job_context(snakemake, "realdata_classifier")  # noqa: F821
+name = snakemake.wildcards.dataset
 x, _ = load_prepared(snakemake.input.train)
 with np.load(snakemake.input.labels) as z:
     labels = z["labels"]

@@ -10,12 +10,10 @@ from molrg.cells import parse_cell
 from molrg.datasets import load_prepared
 from molrg.descriptors import load_classifier
 from molrg.fid import array_features, build_extractor, fid_from_features
-from molrg.runtime import select_device, set_threads, setup_logging
+from molrg.runtime import job_context
 
-log = setup_logging(snakemake.log[0], "realdata_fid")
-set_threads(snakemake.threads)
-p, name = snakemake.params, snakemake.wildcards.dataset
-device = select_device(p.device)
+p, log, device = job_context(snakemake, "realdata_fid")  # noqa: F821
+name = snakemake.wildcards.dataset
 net = load_classifier(snakemake.input.classifier, device) if hasattr(snakemake.input, "classifier") else None
 extract, kind, label = build_extractor(p.fid["inception_path"], net, device)
 x_train, _ = load_prepared(snakemake.input.train)

@@ -17,15 +17,13 @@ from molrg.datasets import load_prepared, save_npz, subset
 from molrg.descriptors import build_descriptor
 from molrg.empirical import EmpiricalDenoiser
 from molrg.real_gl import descriptor_gl
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 from molrg.sampler import generate
 
-log = setup_logging(snakemake.log[0], "realdata_gl_eval")
-set_threads(snakemake.threads)
-p, w = snakemake.params, snakemake.wildcards
+p, log, device = job_context(snakemake, "realdata_gl_eval")  # noqa: F821
+w = snakemake.wildcards
 N, rep = int(w.N), int(getattr(w, "seed", 0))
 model = p.model
-device = select_device(p.device)
 gl, s, dsc = p.gl, p.sampler, p.descriptor
 
 x_train, y_train = load_prepared(snakemake.input.train)

@@ -10,12 +10,10 @@ import torch
 from molrg.checkpoint import checkpoint_train_config, load_checkpoint_denoiser
 from molrg.intrinsic_dimension import jacobian_d_intr
 from molrg.jacobian import rank_along_trajectory, trained_sigma_range
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 
-p, w = snakemake.params, snakemake.wildcards  # noqa: F821
-log = setup_logging(snakemake.log[0], "realdata_gl_jacobian")  # noqa: F821
-set_threads(snakemake.threads)  # noqa: F821
-device = select_device(p.device)
+w = snakemake.wildcards  # noqa: F821
+p, log, device = job_context(snakemake, "realdata_gl_jacobian")  # noqa: F821
 with open(snakemake.input.manifest) as f:  # noqa: F821
     shape = [int(s) for s in json.load(f)["shape"]]
 D = load_checkpoint_denoiser(snakemake.input.model, device)  # noqa: F821

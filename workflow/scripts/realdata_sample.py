@@ -9,13 +9,11 @@ import torch
 from molrg.checkpoint import load_denoiser
 from molrg.datasets import save_npz
 from molrg.estimate import Float64Denoiser, load_model
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 from molrg.sampler import generate
 
-log = setup_logging(snakemake.log[0], "realdata_sample")
-set_threads(snakemake.threads)
-p, w = snakemake.params, snakemake.wildcards
-device = select_device(p.device)
+p, log, device = job_context(snakemake, "realdata_sample")  # noqa: F821
+w = snakemake.wildcards
 with open(snakemake.input.manifest) as f:
     shape = tuple(json.load(f)["shape"])
 if w.model.startswith("unet"):  # the final reference U-Net or one of its kept checkpoints

@@ -13,13 +13,12 @@ import torch
 from molrg.cells import Cell, split_unet
 from molrg.checkpoint import read_model_file, write_model_file
 from molrg.datasets import load_prepared, subset
-from molrg.runtime import derive_seed, select_device, set_threads, setup_logging
+from molrg.runtime import derive_seed, job_context
 from molrg.training import TrainConfig, train_denoiser
 from molrg.walltime import JobBudget
 
-log = setup_logging(snakemake.log[0], "realdata_train")
-set_threads(snakemake.threads)
-p, w = snakemake.params, snakemake.wildcards
+p, log, device = job_context(snakemake, "realdata_train")  # noqa: F821
+w = snakemake.wildcards
 net_kwargs, train = split_unet(p.unet)
 x, y = load_prepared(snakemake.input.train)
 if p.N is not None:
@@ -39,7 +38,7 @@ if conv is not None:
                              stop_early=conv["stop_early"], log=log, keep=conv["checkpoints"],
                              keep_every=conv["checkpoint_spacing"])
 summary = train_denoiser(torch.from_numpy(x), cfg, net_kwargs, snakemake.output.model,
-                         device=select_device(p.device), cell=cell, log=log, monitor=monitor,
+                         device=device, cell=cell, log=log, monitor=monitor,
                          budget=JobBudget.from_environment(request_min=snakemake.resources.runtime))
 log.info("cell %s: %s", cell, summary)
 if monitor is not None:
