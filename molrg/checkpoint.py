@@ -159,8 +159,7 @@ def checkpoint_train_config(path, kind: str = "denoiser") -> dict | None:
         return {"precond": "vp"}
     if is_torchscript(path):
         return None
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    return ck.get("train_config") if isinstance(ck, dict) else None
+    return read_model_file(path).get("train_config")
 
 
 # --------------------------------------------------------------------------------------------
