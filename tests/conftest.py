@@ -47,7 +47,14 @@ def heavy_slot():
     folder). The two test workers (pytest-xdist) would otherwise run two 2-core snakemake runs at
     once on a 2-core machine, which measured slower than running them one after the other (18 min
     for the suite instead of 14); the other worker meanwhile runs unit tests, one thread each."""
-    path = Path(tempfile.gettempdir()) / f"molrg-tests-heavy-{os.getuid()}.lock"
+    with file_lock(Path(tempfile.gettempdir()) / f"molrg-tests-heavy-{os.getuid()}.lock"):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive lock on `path` (created if missing), held for the `with` block; it also holds
+    across processes, e.g. the test workers."""
     with open(path, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -137,8 +144,7 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.getbasetemp()
     root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
     wd, done = root / "tiny_run", root / "tiny_run.done"
-    with open(root / "tiny_run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(root / "tiny_run.lock"):
         if not done.exists():
             shutil.rmtree(wd, ignore_errors=True)
             wd.mkdir()
