@@ -44,7 +44,7 @@ extra = {"descriptor": p.descriptor_kind, "d_intr": chosen, "d_intr_mle": mle,
 save_table(df, snakemake.output.scores, p.config_slice, seed=p.seed, extra=extra)
 
 # plateau 'eps': a model whose samples are as novel as held-out real images scores GL = 1 - gl.eps_quantile
-# (the calibrated threshold's construction), the analogue of 1 - eps_quantile for MoLRG
+# (the calibrated threshold's construction)
 plateau = resolve_plateau(fit["plateau"], gl["eps_quantile"])
 fits = fit_table(df, chosen, p.descriptor_kind, threshold=fit["threshold"], n_boot=fit["n_boot"], ci=fit["ci"],
                  seed=p.seed, plateau=plateau, fraction=fit["fraction"], max_iter=fit["max_iter"])
