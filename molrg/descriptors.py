@@ -10,6 +10,13 @@ Every descriptor maps x (B, C, H, W) in [-1, 1] to L2-normalised features, so si
 dot product. Without SSCD the copy threshold is calibrated like Eq. 46: the 95 % quantile of the
 max-similarity of held-out real images to the training set (``calibrate_threshold``; the quantile
 convention is molrg.gl's). ``gl_from_features`` is GL (Eq. 21) on descriptor features.
+
+``descriptor_gl`` is Fig 4 right's measurement of one model: it embeds the generated samples, the
+model's training subset and the held-out real images, sets the copy threshold (fixed, or calibrated
+like Eq. 46 on held-out images) and counts the generated samples that are not copies; the
+memorisation evidence (molrg.gl.memorization_stats) uses the same features: copy rate (samples
+closer to a training image than copy_fraction x the median held-out NN distance) and NN ratio
+(median NN distance of the samples / of the held-out images).
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from molrg.gl import gl_from_similarities, nearest_neighbors
+from molrg.gl import COPY_FRACTION, gl_from_similarities, memorization_stats, nearest_neighbors
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -234,3 +241,42 @@ def gl_from_features(generated_feats: torch.Tensor, train_feats: torch.Tensor,
     Returns the score and those largest similarities (M,)."""
     s = max_similarity(generated_feats, train_feats)
     return gl_from_similarities(s, threshold), s
+
+
+def descriptor_gl(descriptor, generated, train_subset, train, heldout, *, threshold=None,
+                  calibration: str = "per_subset", eps_quantile: float = 0.05,
+                  copy_fraction: float = COPY_FRACTION, descriptor_kind: str = "", device="cpu") -> tuple[dict, dict]:
+    """GL and memorisation evidence of one model's samples (B, C, H, W) in [-1, 1] against its
+    training subset, with held-out real images as the fresh samples.
+
+    threshold: a fixed similarity threshold, or None: calibrated as the (1 - eps_quantile) quantile of the held-out
+    images' max-similarity to the training subset (calibration 'per_subset') or to the whole
+    training set `train` (otherwise). Returns (record, nn): the record's fields in table order (gl,
+    copy_rate, nn_ratio, copy_threshold, copy_fraction, heldout_copy_rate, median NN distances,
+    threshold, threshold_rule, descriptor, num_samples, max_sim_mean, max_sim_median, heldout_gl)
+    and each sample's nearest training image (nn_idx, nn_dist) with copy_threshold, copy_rate, gl,
+    nn_ratio, for the memorisation figure."""
+    f_gen, f_sub = embed(descriptor, generated, device=device), embed(descriptor, train_subset, device=device)
+    f_held = embed(descriptor, heldout, device=device)
+    if threshold is not None:
+        threshold, how = float(threshold), "fixed"
+    else:
+        ref = f_sub if calibration == "per_subset" else embed(descriptor, train, device=device)
+        threshold = calibrate_threshold(f_held, ref, 1 - eps_quantile)
+        ref_name = "this U-Net's training subset" if calibration == "per_subset" else "whole training set"
+        how = f"calibrated: {1 - eps_quantile:.2f}-quantile of held-out max-similarity to the {ref_name}"
+    score, sims = gl_from_features(f_gen, f_sub, threshold)
+    # the same count for the held-out real images: about `1 - eps_quantile` when calibrated per subset
+    held_score = gl_from_features(f_held, f_sub, threshold)[0]
+    # memorisation evidence in descriptor space (unit vectors, L2), fresh samples = held-out real images
+    mem = memorization_stats(f_gen, f_sub, f_held, copy_fraction=copy_fraction)
+    record = {"gl": score, "copy_rate": mem["copy_rate"], "nn_ratio": mem["nn_ratio"],
+              "copy_threshold": mem["copy_threshold"], "copy_fraction": copy_fraction,
+              "heldout_copy_rate": mem["fresh_copy_rate"], "median_nn_dist_generated": mem["median_nn_dist_generated"],
+              "median_nn_dist_heldout": mem["median_nn_dist_fresh"], "threshold": threshold, "threshold_rule": how,
+              "descriptor": descriptor_kind, "num_samples": int(len(generated)), "max_sim_mean": float(sims.mean()),
+              "max_sim_median": float(sims.median()), "heldout_gl": held_score}
+    nn = {"nn_idx": mem["nn_idx"].numpy().astype("int64"), "nn_dist": mem["nn_dist"].numpy().astype("float64"),
+          "copy_threshold": mem["copy_threshold"], "copy_rate": mem["copy_rate"], "gl": score,
+          "nn_ratio": mem["nn_ratio"]}
+    return record, nn

@@ -6,21 +6,25 @@ Spec references (../shared/paper_spec.md): §7 (Eqs. 48-51, the authors' `edm/ja
 
 Everything works on any denoiser `D(x, sigma)` of the package interface (docs/DEVELOPING.md):
 the closed-form `MoLRGDenoiser`, the preconditioned U-Nets and the Gaussian baseline.
+
+torch is imported inside the functions that compute Jacobians and ranks: the jobs that only make
+tables and figures from their results (Table 2, the rank-rule calibration, Fig 7) then start
+without it, about 1 s less per job (tests/test_layout.py checks that they do).
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-import torch
 
 from molrg.progress import progress
 from molrg.runtime import derive_seed
-from molrg.sampler import heun_sample
 
-Tensor = torch.Tensor
-Denoiser = Callable[[Tensor, object], Tensor]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+Denoiser = Callable[["Tensor", object], "Tensor"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -28,6 +32,8 @@ Denoiser = Callable[[Tensor, object], Tensor]
 # --------------------------------------------------------------------------------------------
 def _sigma_batch(sigma, x: Tensor) -> Tensor:
     """sigma as a (B,) tensor on x's device and dtype."""
+    import torch
+
     s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
     return s.expand(x.shape[0]) if s.ndim == 0 else s.reshape(x.shape[0])
 
@@ -50,6 +56,8 @@ def jacobian(denoiser: Denoiser, x: Tensor, sigma, chunk_size: int = 256, exact:
     run in eval mode, the closed-form denoisers are per-sample). A network with BatchNorm in
     training mode would violate it.
     """
+    import torch
+
     B = x.shape[0]
     shape = tuple(x.shape[1:])
     n = math.prod(shape)
@@ -71,16 +79,18 @@ def jacobian(denoiser: Denoiser, x: Tensor, sigma, chunk_size: int = 256, exact:
     return J
 
 
-def singular_values(J: Tensor, dtype=torch.float64, sym_tol: float = 1e-9) -> Tensor:
+def singular_values(J: Tensor, dtype=None, sym_tol: float = 1e-9) -> Tensor:
     """Singular values (descending) of a batch of Jacobians, computed in float64: the rank rule
     sums squares over thousands of values.
 
     A symmetric Jacobian (|J - J^T| <= sym_tol * |J|, entrywise max) takes the symmetric
     eigensolver: its singular values are the absolute eigenvalues. This is the case of every exact
     posterior-mean denoiser (Tweedie: dD/dx = Cov[x0 | x] / sigma^2), i.e. the closed-form Gaussian
-    and MoLRG models, and it is 6x faster than the SVD at n = 3072 (1.9 s against 12 s on one
-    thread); a network's Jacobian is not symmetric and takes the SVD."""
-    J = J.to(dtype)
+    and MoLRG models, and it is about 3x faster than the SVD at n = 3072 (0.85 s against 2.5 s on
+    one thread of our 2-core CPU, torch 2.14); a network's Jacobian is not symmetric and takes the SVD. `dtype`: default float64."""
+    import torch
+
+    J = J.to(torch.float64 if dtype is None else dtype)
     scale = J.abs().amax()
     if J.shape[-1] == J.shape[-2] and bool((J - J.transpose(-1, -2)).abs().amax() <= sym_tol * scale):
         ev = torch.linalg.eigvalsh((J + J.transpose(-1, -2)) / 2)
@@ -99,6 +109,8 @@ def numerical_rank(s: Tensor, eta: float = 0.99) -> Tensor:
     ratio, i.e. a cumulative energy ratio > eta^2 = 0.9801 for eta = 0.99 (not energy > 0.99).
     A zero matrix has rank 0.
     """
+    import torch
+
     if not 0.0 < eta < 1.0:
         raise ValueError(f"eta must lie in (0, 1), got {eta}")
     s = torch.as_tensor(s)
@@ -140,6 +152,10 @@ def rank_along_trajectory(
     float64; their ranks come back as `others_rank` {name: (B, S)}. Same states, same rank rule:
     the comparison isolates the denoiser.
     """
+    import torch
+
+    from molrg.sampler import heun_sample
+
     wanted = list(range(num_steps)) if steps is None else sorted(set(int(s) for s in steps))
     bad = [s for s in wanted if not 0 <= s < num_steps]
     if bad:

@@ -24,12 +24,12 @@ import torch
 from . import dae as dae_mod
 from . import subspace
 from .mixture import haar_orthogonal, orthogonal_bases, sample_balanced
+from .phase_table import TABLE_COLUMNS, empirical_boundary, success_table
 from .progress import progress
 from .runtime import derive_seed
 
 Tensor = torch.Tensor
 
-TABLE_COLUMNS = ["K", "method", "solver", "n", "d", "N_k", "N", "trial", "error", "success", "noise_std", "threshold"]
 
 # The methods (tables results/theory/K{K}_{method}.csv; docs/theory.md):
 #   closed_form            PCA / K-subspaces on the data with noise theory.noise_std (the measured boundary)
@@ -318,11 +318,6 @@ def dae_restarts_grid(grid: Grid, seed: int, restarts: int, settings: DAESetting
     return chosen, first
 
 
-def success_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Empirical success probability per cell, the quantity of the heat-maps."""
-    return df.groupby(["d", "N_k"], as_index=False)["success"].mean()
-
-
 # ----------------------------------------------------------------------------------------------
 # From the config section `theory` (plain dicts, as the rules pass them through params)
 
@@ -369,16 +364,3 @@ def summary(df: pd.DataFrame) -> str:
     bnd = empirical_boundary(df)
     return line + "; boundary N_k(d) " + ", ".join(
         f"{d}:{'-' if pd.isna(b) else int(b)}" for d, b in zip(bnd.d, bnd.boundary))
-
-
-def empirical_boundary(df: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
-    """Per d: the smallest N_k of the grid from which the success probability is >= `level` at that
-    N_k and at every larger N_k of the grid (NaN if the largest N_k fails). Columns d, boundary.
-
-    The DAE's acceptance test of docs/theory.md compares this with the closed form's boundary."""
-    st = success_table(df).sort_values(["d", "N_k"])
-    out = []
-    for d, g in st.groupby("d"):
-        ok = (g.success >= level).to_numpy()[::-1].cumprod()[::-1].astype(bool)  # ok here and above
-        out.append({"d": d, "boundary": g.N_k.to_numpy()[ok].min() if ok.any() else float("nan")})
-    return pd.DataFrame(out)

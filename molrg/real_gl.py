@@ -1,11 +1,6 @@
-"""Fig 4 right's measurements: the GL score (Eq. 21) and memorisation evidence of one real-data model
-in a descriptor's feature space, and the scores table of the whole grid with each set's d_intr.
-
-`descriptor_gl` embeds the generated samples, the model's training subset and the held-out real
-images, sets the copy threshold (fixed, or calibrated like Eq. 46 on held-out images) and counts the
-generated samples that are not copies; the memorisation evidence (molrg.gl.memorization_stats) uses
-the same features: copy rate (samples closer to a training image than copy_fraction x the median
-held-out NN distance) and NN ratio (median NN distance of the samples / of the held-out images).
+"""Fig 4 right's tables: the scores table of the whole grid with each set's d_intr, and the fit table.
+Each model's measurement is molrg.descriptors.descriptor_gl (rule realdata_gl_eval); this module
+reads the results and needs no torch, so the table job starts without it (tests/test_layout.py).
 
 `scores_table` puts one row per model beside its set's d_intr (molrg.intrinsic_dimension.select_d_intr, through
 `choose_d_intr`), N / d_intr, both measurements of d_intr (the Jacobian rank and the Levina-Bickel
@@ -16,8 +11,6 @@ import textwrap
 
 import pandas as pd
 
-from .descriptors import calibrate_threshold, embed, gl_from_features
-from .gl import COPY_FRACTION, memorization_stats
 from .intrinsic_dimension import select_d_intr
 from .table_values import csv_bool
 from .sigmoid import fit_groups
@@ -25,45 +18,6 @@ from .sigmoid import fit_groups
 SCORE_COLUMNS = ["dataset", "model", "N", "seed", "gl", "copy_rate", "nn_ratio", "d_intr", "d_intr_source",
                  "d_intr_reason", "N_over_d_intr", "d_intr_jacobian", "d_intr_jacobian_significant", "d_intr_mle"]
 SOURCE_NAMES = {"table2": "Table 2", "jacobian": "Jacobian rank", "mle": "MLE"}
-
-
-def descriptor_gl(descriptor, generated, train_subset, train, heldout, *, threshold=None,
-                  calibration: str = "per_subset", eps_quantile: float = 0.05,
-                  copy_fraction: float = COPY_FRACTION, descriptor_kind: str = "", device="cpu") -> tuple[dict, dict]:
-    """GL and memorisation evidence of one model's samples (B, C, H, W) in [-1, 1] against its
-    training subset, with held-out real images as the fresh samples.
-
-    threshold: a fixed similarity threshold, or None: calibrated as the (1 - eps_quantile) quantile of the held-out
-    images' max-similarity to the training subset (calibration 'per_subset') or to the whole
-    training set `train` (otherwise). Returns (record, nn): the record's fields in table order (gl,
-    copy_rate, nn_ratio, copy_threshold, copy_fraction, heldout_copy_rate, median NN distances,
-    threshold, threshold_rule, descriptor, num_samples, max_sim_mean, max_sim_median, heldout_gl)
-    and each sample's nearest training image (nn_idx, nn_dist) with copy_threshold, copy_rate, gl,
-    nn_ratio, for the memorisation figure."""
-    f_gen, f_sub = embed(descriptor, generated, device=device), embed(descriptor, train_subset, device=device)
-    f_held = embed(descriptor, heldout, device=device)
-    if threshold is not None:
-        threshold, how = float(threshold), "fixed"
-    else:
-        ref = f_sub if calibration == "per_subset" else embed(descriptor, train, device=device)
-        threshold = calibrate_threshold(f_held, ref, 1 - eps_quantile)
-        ref_name = "this U-Net's training subset" if calibration == "per_subset" else "whole training set"
-        how = f"calibrated: {1 - eps_quantile:.2f}-quantile of held-out max-similarity to the {ref_name}"
-    score, sims = gl_from_features(f_gen, f_sub, threshold)
-    # the same count for the held-out real images: about `1 - eps_quantile` when calibrated per subset
-    held_score = gl_from_features(f_held, f_sub, threshold)[0]
-    # memorisation evidence in descriptor space (unit vectors, L2), fresh samples = held-out real images
-    mem = memorization_stats(f_gen, f_sub, f_held, copy_fraction=copy_fraction)
-    record = {"gl": score, "copy_rate": mem["copy_rate"], "nn_ratio": mem["nn_ratio"],
-              "copy_threshold": mem["copy_threshold"], "copy_fraction": copy_fraction,
-              "heldout_copy_rate": mem["fresh_copy_rate"], "median_nn_dist_generated": mem["median_nn_dist_generated"],
-              "median_nn_dist_heldout": mem["median_nn_dist_fresh"], "threshold": threshold, "threshold_rule": how,
-              "descriptor": descriptor_kind, "num_samples": int(len(generated)), "max_sim_mean": float(sims.mean()),
-              "max_sim_median": float(sims.median()), "heldout_gl": held_score}
-    nn = {"nn_idx": mem["nn_idx"].numpy().astype("int64"), "nn_dist": mem["nn_dist"].numpy().astype("float64"),
-          "copy_threshold": mem["copy_threshold"], "copy_rate": mem["copy_rate"], "gl": score,
-          "nn_ratio": mem["nn_ratio"]}
-    return record, nn
 
 
 def choose_d_intr(datasets, gl: dict, mle: dict, mle_source: dict, table2=None, jacobian=None) -> dict:

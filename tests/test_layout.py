@@ -3,14 +3,17 @@ script called by a rule under SCRIPT_LOGIC_MAX lines of logic (lines carrying co
 blank lines, comments, docstrings and imports). Comments say what the code is and why, not its
 history: no tracked source or config file refers to an issue by number (history belongs in git and
 docs/), and no line of config.yaml or presets/*.yaml is over CONFIG_LINE_MAX characters (a long
-explanation goes in a comment block above its key, or in docs/). Each limit is tested on
-constructed text that breaks it, so the check can fail."""
+explanation goes in a comment block above its key, or in docs/). A script that only turns results
+into tables or figures starts without torch (its import costs about 1 s of every such job's start-up,
+and the test runs start a few hundred jobs): only the scripts in TORCH_SCRIPTS may import it. Each
+limit is tested on constructed text that breaks it, so the check can fail."""
 from __future__ import annotations
 
 import ast
 import io
 import re
 import subprocess
+import sys
 import tokenize
 from pathlib import Path
 
@@ -23,6 +26,13 @@ CONFIG_LINE_MAX = 160
 # where an issue reference is history, not an explanation: the importable core, the workflow, the tools
 SOURCE_ROOTS = ("molrg", "workflow", "tools", "benchmarks", "tests", "config.yaml", "presets", "profiles")
 ISSUE_REF = re.compile(r"\bissues? #\d", re.IGNORECASE)  # a number after the word, any case, singular or plural
+# the scripts that compute with networks or tensors (training, sampling, estimation, evaluation, Jacobians)
+TORCH_SCRIPTS = {
+    "editing_run", "jacobian_molrg", "jacobian_rank", "molrg_unet_dataset", "molrg_unet_gl", "molrg_unet_sample",
+    "molrg_unet_train", "realdata_classifier", "realdata_estimate", "realdata_external", "realdata_fid",
+    "realdata_gl_eval", "realdata_gl_jacobian", "realdata_labels", "realdata_sample", "realdata_table1",
+    "realdata_train_unet", "theory_closed_form", "theory_dae", "theory_dae_restarts",
+}
 
 
 def logic_lines(source: str) -> int:
@@ -135,3 +145,40 @@ def test_config_lines_are_short(path):
     hits = long_lines(path.read_text(encoding="utf-8"))
     assert not hits, (f"{path.relative_to(REPO)} lines {hits} are over {CONFIG_LINE_MAX} characters: move the "
                       "explanation into a comment block above the key, or into docs/")
+
+
+def top_level_imports(source: str) -> str:
+    """The import statements at the top level of a script, as source text."""
+    return "\n".join(ast.get_source_segment(source, node) for node in ast.parse(source).body
+                     if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def importers_of(module: str, sources: dict[str, str]) -> list[str]:
+    """The names of `sources` whose top-level imports import `module`, directly or through others:
+    one interpreter for all of them (`module` is then loaded only if one did), a second pass one by
+    one only when one did."""
+    def imports_it(names) -> bool:
+        code = "\n".join(top_level_imports(sources[n]) for n in names)
+        code += f"\nimport sys\nsys.exit(3 if {module!r} in sys.modules else 0)"
+        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode in (0, 3), f"the imports of {list(names)} fail:\n{proc.stderr[-3000:]}"
+        return proc.returncode == 3
+
+    return [n for n in sources if imports_it([n])] if imports_it(list(sources)) else []
+
+
+def test_import_check_fails_on_constructed_scripts():
+    # pandas stands in for torch (the same check, a tenth of the start-up): molrg.phase_table imports it
+    sources = {"plain": "import json\nfrom molrg.cells import parse_cell\nx = 1\n",
+               "indirect": "from molrg.phase_table import success_table\n"}
+    assert importers_of("pandas", sources) == ["indirect"]
+    assert importers_of("pandas", {"plain": sources["plain"]}) == []
+
+
+def test_table_and_figure_scripts_start_without_torch():
+    sources = {p.stem: p.read_text() for p in scripts() if p.stem not in TORCH_SCRIPTS}
+    assert len(sources) >= 10 and TORCH_SCRIPTS <= {p.stem for p in scripts()}, "TORCH_SCRIPTS names a missing script"
+    offenders = importers_of("torch", sources)
+    assert not offenders, (f"{offenders} import torch at start-up, but make only tables or figures: import what "
+                           "needs torch inside the function that uses it, or move the torch-free part to its own "
+                           "module (as molrg.phase_table); a script that computes with torch belongs in TORCH_SCRIPTS")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from molrg.descriptors import PixelDescriptor
-from molrg.real_gl import SCORE_COLUMNS, choose_d_intr, descriptor_gl, fit_table, reported_jacobian, scores_table
+from molrg.descriptors import PixelDescriptor, descriptor_gl
+from molrg.real_gl import SCORE_COLUMNS, choose_d_intr, fit_table, reported_jacobian, scores_table
 from molrg.sigmoid import logistic_log2
 
 

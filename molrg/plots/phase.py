@@ -1,7 +1,7 @@
 """Figs 2, 3, 6: success probability over (N_k, d) as seaborn heat-maps, one panel per method (closed
 form with noise, noise-free closed form, DAE from the default start; for K > 1 also the best-of-R
 random restarts and the single random start), with the line N_k = d and the measured boundary
-(molrg.phase.empirical_boundary). Each panel's title names its method and noise; a DAE panel names
+(molrg.phase_table.empirical_boundary). Each panel's title names its method and noise; a DAE panel names
 its start, delta, the median and smallest error of the initial bases (init_error) and the share of
 trials already solved by the start, so that a start that holds the answer cannot pass for
 Algorithm 1's success."""
@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from ..phase import empirical_boundary
+from ..phase_table import empirical_boundary
 
 METHODS = {
     "closed_form": "closed form, noise {noise:g}",

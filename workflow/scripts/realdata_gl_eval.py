@@ -14,9 +14,8 @@ import torch
 
 from molrg.checkpoint import load_denoiser
 from molrg.datasets import load_prepared, save_npz, subset
-from molrg.descriptors import build_descriptor
+from molrg.descriptors import build_descriptor, descriptor_gl
 from molrg.empirical import EmpiricalDenoiser
-from molrg.real_gl import descriptor_gl
 from molrg.runtime import derive_seed, job_context
 from molrg.sampler import generate
 
