@@ -75,7 +75,7 @@ def test_smoke_keeps_the_paper_shapes():
         assert set(smoke["realdata"][section]) <= {"width", "iterations", "batch_size", "checkpoint_every"}
     assert set(smoke["molrg_unet"]).isdisjoint({"width", "channel_mult", "num_blocks", "attn_resolutions", "resolution",
                                                 "precond", "num_steps", "sigma_min", "sigma_max", "rho", "K"})
-    assert set(smoke["jacobian"]).isdisjoint({"num_steps", "eta", "fixed_sigma", "chunk_size"})
+    assert set(smoke["jacobian"]).isdisjoint({"num_steps", "eta", "fixed_sigma"})
     assert "descriptor" not in smoke["realdata"] or set(smoke["realdata"]["descriptor"]) == {"classifier"}
     assert "sampler" not in smoke["realdata"]
 
