@@ -86,14 +86,18 @@ def pytest_runtest_makereport(item, call):
                             "see tests/conftest.py)")
 
 
-# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in pyproject.toml). The modules that make
-# whole-workflow runs of their own (2 cores each) are one group, "heavy", so one worker runs them
-# one after the other; the other worker runs everything else (unit tests on one thread, the SLURM
-# tests, which mostly wait, and the readers of the session's tiny run, which both workers share:
-# fixture tiny_run). Two heavy runs at once on a 2-core machine measured slower than one after the
-# other (heavy_slot keeps them apart wherever they run). Every other module is one group, so its
-# module-scoped fixtures (e.g. the local SLURM cluster) are built once.
-HEAVY_MODULES = ("test_paper_smoke.py", "test_determinism.py", "test_cache.py", "test_gpu_check.py")
+# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup --no-loadscope-reorder` in pyproject.toml).
+# The modules that make whole-workflow runs of their own (2 cores each) are one group, "heavy", so
+# one worker runs them one after the other; the other worker runs everything else (unit tests on
+# one thread, the SLURM tests, which mostly wait, and the readers of the session's tiny run, which
+# both workers share: fixture tiny_run). Two heavy runs at once on a 2-core machine measured slower
+# than one after the other (heavy_slot keeps them apart wherever they run). Every other module is
+# one group, so its module-scoped fixtures (e.g. the local SLURM cluster) are built once.
+# The order (FIRST_GROUPS, then the collection's): the heavy group goes to the first worker and
+# starts with determinism, which makes the shared tiny run; the SLURM tests, which mostly wait on
+# the scheduler, go to the second worker first, so that their waits overlap the heavy runs' work.
+HEAVY_MODULES = ("test_determinism.py", "test_cache.py", "test_gpu_check.py", "test_paper_smoke.py")
+FIRST_GROUPS = ("heavy", "tests/test_slurm.py")
 
 
 def xdist_group_of(item) -> str:
@@ -103,8 +107,17 @@ def xdist_group_of(item) -> str:
     return module
 
 
+def run_order(item) -> tuple[int, int]:
+    """Sort key: the groups of FIRST_GROUPS first, the heavy modules in HEAVY_MODULES' order."""
+    group = xdist_group_of(item)
+    first = FIRST_GROUPS.index(group) if group in FIRST_GROUPS else len(FIRST_GROUPS)
+    name = Path(item.nodeid.split("::")[0]).name
+    return first, HEAVY_MODULES.index(name) if group == "heavy" else 0
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=run_order)  # stable: the collection's order within a module and among the rest
     # pytest-xdist's loadgroup puts tests whose ids end in "@<group>" on one worker. Its own hook
     # appends the suffix to `item._nodeid`, which pytest 9 no longer reads (a node's id is `_id`),
     # so every test became its own unit: the suffix is set here on the id pytest 9 uses.
