@@ -64,14 +64,15 @@ def test_training_stops_on_a_full_disk_without_partial_checkpoint(small_disk):
 
 
 def test_snakemake_rule_on_a_full_disk_fails_cleanly(small_disk, tmp_path):
-    """Rule molrg_unet_train of the tiny config, its model folder on the full tmpfs: the job fails,
-    the error names the file, and neither model.pt, checkpoint.pt nor a temporary file remains."""
+    """Rule molrg_unet_train of the tiny config (one cell: its data set and its training), its model
+    folder on the full tmpfs: the job fails, the error names the file, and neither model.pt,
+    checkpoint.pt nor a temporary file remains."""
     from conftest import run_snakemake
 
     work = tmp_path / "wd"
     (work / "results" / "molrg_unet").mkdir(parents=True)
     os.symlink(small_disk, work / "results" / "molrg_unet" / "models")
-    proc = run_snakemake(work, "--until", "molrg_unet_train", "--keep-going", cores=1, timeout=900)
+    proc = run_snakemake(work, "results/molrg_unet/models/d1_N2_seed0/model.pt", cores=1, timeout=900)
     text = proc.stdout + proc.stderr
     if "Error validating config file" in text:
         pytest.fail(f"the tiny config does not validate (not this test's subject):\n{text[-2000:]}")
