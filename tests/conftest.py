@@ -15,6 +15,12 @@ from pathlib import Path
 import pytest
 from _pytest.nodeid import coerce_node_id  # pytest 9: the structured node id
 
+# One OpenMP/BLAS thread in the test processes, set before numpy or torch is imported: on a 2-core
+# machine the other test worker and the snakemake runs keep both cores busy, and a second BLAS
+# thread only spins. Snakemake sets the same variables for each job from its `threads`.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "tests" / "config" / "tiny.yaml"
