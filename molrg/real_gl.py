@@ -11,7 +11,7 @@ import textwrap
 
 import pandas as pd
 
-from .intrinsic_dimension import select_d_intr
+from .intrinsic_dimension import MLE, select_d_intr
 from .table_values import csv_bool
 from .sigmoid import fit_groups
 
@@ -26,8 +26,8 @@ def choose_d_intr(datasets, gl: dict, mle: dict, mle_source: dict, table2=None, 
     `mle` (from molrg.intrinsic_dimension.mle_fallbacks, labelled by `mle_source`). Returns select_d_intr's
     {dataset: {d_intr, d_intr_source, d_intr_reason}}."""
     names = set(datasets)
-    fallback = {k: (mle[k] if v == "mle" else float(v)) for k, v in gl["d_intr"].items() if k in names}
-    fallback_source = {k: mle_source[k] for k, v in gl["d_intr"].items() if v == "mle" and k in mle_source}
+    fallback = {k: (mle[k] if v == MLE else float(v)) for k, v in gl["d_intr"].items() if k in names}
+    fallback_source = {k: mle_source[k] for k, v in gl["d_intr"].items() if v == MLE and k in mle_source}
     return select_d_intr(sorted(names), gl["d_intr_source"], fallback, table2, gl["d_intr_column"],
                          fallback_source, jacobian)
 

@@ -109,17 +109,14 @@ FIRST_GROUPS = ("heavy", "tests/test_slurm.py")
 
 def xdist_group_of(item) -> str:
     module = item.nodeid.split("::")[0]
-    if Path(module).name in HEAVY_MODULES:
-        return "heavy"
-    return module
+    return "heavy" if Path(module).name in HEAVY_MODULES else module
 
 
 def run_order(item) -> tuple[int, int]:
     """Sort key: the groups of FIRST_GROUPS first, the heavy modules in HEAVY_MODULES' order."""
     group = xdist_group_of(item)
     first = FIRST_GROUPS.index(group) if group in FIRST_GROUPS else len(FIRST_GROUPS)
-    name = Path(item.nodeid.split("::")[0]).name
-    return first, HEAVY_MODULES.index(name) if group == "heavy" else 0
+    return first, HEAVY_MODULES.index(Path(item.nodeid.split("::")[0]).name) if group == "heavy" else 0
 
 
 @pytest.hookimpl(trylast=True)

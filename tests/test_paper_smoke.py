@@ -94,8 +94,8 @@ def test_smoke_subsets_keep_every_loading_path():
 
     def paths(names):
         """The readers the sets need, and whether a path inside a package is resolved."""
-        return ({(spec_of(n)["format"], spec_of(n)["folder_labels"]) for n in names},
-                {spec_of(n)["in_package"] for n in names})
+        specs = [spec_of(n) for n in names]
+        return {(s["format"], s["folder_labels"]) for s in specs}, {s["in_package"] for s in specs}
 
     for section, key in (("realdata", "table1_datasets"), ("realdata", "gl_datasets")):
         full = paper[section][key]
